@@ -1,0 +1,183 @@
+"""Configuration: checking ``config.yaml`` and resolving an experiment's settings at the active scale.
+
+An experiment's settings are ``defaults`` + the experiment's own keys, then the active scale's rules:
+epochs and steps per epoch are multiplied by the scale's factors (at least ``min_epochs`` / 1 step), the
+learning rate by ``lr_factor`` (capped at ``lr_max``), and the scale's ``overrides`` replace keys outright.
+The resolved dict is what the training job receives, records in ``run.json`` and fingerprints, so changing
+any setting reruns exactly the jobs it affects.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Mapping
+
+from pipeline.tasks import TASKS
+
+BUILTIN_MODELS = ("random",)  # the random baseline: predictions drawn with a fixed seed, no training
+
+
+class ConfigError(ValueError):
+    """A problem in config.yaml, stated in one line that names the key or name at fault."""
+
+
+def deep_merge(base: Mapping, extra: Mapping) -> dict:
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_keys(where: str, given: Mapping, allowed) -> None:
+    """Unknown keys stop the run, with the closest known key suggested."""
+    for key in given:
+        if key not in allowed:
+            raise ConfigError(f"config: unknown key {key!r} in {where}{_did_you_mean(key, allowed)}")
+
+
+def check_name(kind: str, name: str, known, where: str) -> None:
+    if name not in known:
+        raise ConfigError(f"config: {where} names unknown {kind} {name!r}{_did_you_mean(name, known)}")
+
+
+def scale_settings(config: Mapping) -> dict:
+    name = config["scale"]
+    check_name("scale", name, config["scales"], "'scale'")
+    return config["scales"][name]
+
+
+def _scaled_epochs(epochs: int, scale: Mapping) -> int:
+    return max(scale.get("min_epochs", 1), round(epochs * scale.get("epoch_factor", 1.0)))
+
+
+def resolve_experiment(config: Mapping, name: str) -> dict:
+    """The complete settings of experiment ``name`` at the active scale."""
+    check_name("experiment", name, config["experiments"], "a target")
+    scale = scale_settings(config)
+    settings = deep_merge(config["defaults"], config["experiments"][name] or {})
+    settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
+    if settings.get("steps_per_epoch"):
+        settings["steps_per_epoch"] = max(
+            1, round(settings["steps_per_epoch"] * scale.get("steps_factor", 1.0))
+        )
+    settings["lr"] = min(settings["lr"] * scale.get("lr_factor", 1.0), scale.get("lr_max", float("inf")))
+    settings = deep_merge(settings, scale.get("overrides", {}))
+    settings["encoder"] = scale["encoder"]
+    settings["train_subset"] = {t: scale.get("train_subset", {}).get(t) for t in settings["tasks"]}
+    settings["scale_name"] = config["scale"]
+    settings["name"] = name
+    return settings
+
+
+def resolve_pretrain(config: Mapping, name: str) -> dict:
+    """The settings of MNRL pre-training stage ``name`` at the active scale."""
+    check_name("pretrain", name, config["pretrains"], "an experiment")
+    scale = scale_settings(config)
+    settings = copy.deepcopy(dict(config["pretrains"][name]))
+    settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
+    settings["lr"] = min(settings["lr"] * scale.get("lr_factor", 1.0), scale.get("lr_max", float("inf")))
+    settings["encoder"] = scale["encoder"]
+    settings["max_length"] = scale.get("overrides", {}).get("max_length", config["defaults"]["max_length"])
+    settings["pair_subset"] = scale.get("pretrain_pairs")
+    settings["scale_name"] = config["scale"]
+    settings["name"] = name
+    return settings
+
+
+def model_tasks(config: Mapping, model: str) -> list[str]:
+    """Tasks a model predicts: an experiment's tasks, an ensemble's members' tasks, or all for ``random``."""
+    if model in config["experiments"]:
+        return list(deep_merge(config["defaults"], config["experiments"][model] or {})["tasks"])
+    if model in config["ensembles"]:
+        return model_tasks(config, config["ensembles"][model]["members"][0])
+    if model in BUILTIN_MODELS:
+        return ["sst", "para", "sts"]
+    raise ConfigError(f"config: unknown model {model!r}")
+
+
+def known_models(config: Mapping) -> list[str]:
+    return [*config["experiments"], *config["ensembles"], *BUILTIN_MODELS]
+
+
+def check_config(config: Mapping) -> None:
+    """Cross-references the JSON schema cannot express: every name points at something declared."""
+    scale = scale_settings(config)
+    check_name("encoder", scale["encoder"], config["encoders"], f"scale {config['scale']!r}")
+    models = known_models(config)
+    for name, exp in config["experiments"].items():
+        settings = deep_merge(config["defaults"], exp or {})
+        for task in settings["tasks"]:
+            check_name("task", task, TASKS, f"experiment {name!r}")
+        if settings.get("pretrain"):
+            check_name("pretrain", settings["pretrain"], config["pretrains"], f"experiment {name!r}")
+        if settings["sampling"] in ("sqrt", "annealed") and not settings.get("steps_per_epoch"):
+            raise ConfigError(
+                f"config: experiment {name!r} uses {settings['sampling']} sampling without steps_per_epoch"
+            )
+        siamese_only = settings["sts_head"] == "cosine" or settings["shared_layer"]
+        if siamese_only and settings["pair_mode"] == "cross":
+            raise ConfigError(
+                f"config: experiment {name!r}: cosine STS and the shared layer need two sentence embeddings "
+                "(pair_mode sum or concat), not pair_mode 'cross'"
+            )
+    for name, ens in config["ensembles"].items():
+        members = ens["members"]
+        if len(members) < 2:
+            raise ConfigError(
+                f"config: ensemble {name!r} has {len(members)} member; an ensemble needs at least 2"
+            )
+        for member in members:
+            check_name("experiment", member, config["experiments"], f"ensemble {name!r}")
+        tasks = {tuple(model_tasks(config, m)) for m in members}
+        if len(tasks) > 1:
+            raise ConfigError(
+                f"config: ensemble {name!r} mixes members with different tasks: {sorted(tasks)}"
+            )
+    for name, table in config["tables"].items():
+        for i, row in enumerate(table["rows"], start=1):
+            check_name("model", row["model"], models, f"table {name!r} row {i}")
+    for name, figure in config["figures"].items():
+        for model in figure.get("models", {}).values():
+            check_name("model", model, models, f"figure {name!r}")
+        if "model" in figure:
+            check_name("model", figure["model"], models, f"figure {name!r}")
+
+
+def _allowed(schema: Mapping, node: Mapping) -> dict:
+    """The ``properties`` of a schema node, following a ``$ref`` or the first ``allOf`` entry."""
+    if "$ref" in node:
+        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    if "allOf" in node:
+        return _allowed(schema, node["allOf"][0])
+    return node.get("properties", {})
+
+
+def check_unknown_keys(config: Mapping, schema: Mapping) -> None:
+    """Unknown keys at the top level and in every experiment-like section, with a did-you-mean.
+
+    The JSON schema rejects them too; this check runs first so the message names the key and suggests the
+    closest known one, in one line.
+    """
+    top = schema["properties"]
+    check_keys("config.yaml", config, top)
+    experiment_keys = _allowed(schema, {"$ref": "#/$defs/experiment"})
+    check_keys("defaults", config.get("defaults") or {}, experiment_keys)
+    for name, exp in (config.get("experiments") or {}).items():
+        check_keys(f"experiment {name!r}", exp or {}, experiment_keys)
+    for name, scale in (config.get("scales") or {}).items():
+        check_keys(f"scale {name!r}", scale or {}, _allowed(schema, top["scales"]["additionalProperties"]))
+        check_keys(f"scale {name!r} overrides", (scale or {}).get("overrides") or {}, experiment_keys)
+    sections = {"pretrains": "pretrain", "ensembles": "ensemble", "tables": "table", "figures": "figure"}
+    for section, kind in sections.items():
+        allowed = _allowed(schema, top[section]["additionalProperties"])
+        for name, item in (config.get(section) or {}).items():
+            check_keys(f"{kind} {name!r}", item or {}, allowed)

@@ -1,0 +1,80 @@
+"""Ensembles of prediction files: majority vote for classification tasks, mean for STS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.tasks import get_task
+
+PathLike = str | Path
+
+
+def _aligned(preds: Sequence[pd.Series]) -> pd.DataFrame:
+    """Members as columns ``0 .. k-1`` indexed like the first; ValueError if indexes differ or hold NaN."""
+    if not preds:
+        raise ValueError("no predictions to combine")
+    index = preds[0].index
+    for i, p in enumerate(preds):
+        if not p.index.is_unique or set(p.index) != set(index):
+            raise ValueError(f"member {i} is not indexed like member 0 (same unique labels needed)")
+    frame = pd.concat([p.reindex(index) for p in preds], axis=1, ignore_index=True)
+    if frame.isna().any().any():
+        raise ValueError("missing predictions among ensemble members")
+    return frame
+
+
+def majority_vote(preds: Sequence[pd.Series]) -> pd.Series:
+    """Most frequent prediction per index label, members aligned by index (result in member 0's order).
+
+    Tie rule: among the labels with the most votes, the one predicted by the earliest-listed member wins
+    (members are listed best first). E.g. votes ``[a, b, b, a]`` give ``a``, ``[c, a, b, a, b]`` give
+    ``a``, and a three-way 1-1-1 tie gives member 0's label.
+    """
+    votes = _aligned(preds).to_numpy()
+    # support[i, j] = how many members predict member j's label at row i.
+    support = (votes[:, :, None] == votes[:, None, :]).sum(axis=2)
+    winner = support.argmax(axis=1)  # argmax takes the first maximum = the earliest member
+    return pd.Series(votes[np.arange(len(votes)), winner], index=preds[0].index, name=preds[0].name)
+
+
+def mean_vote(preds: Sequence[pd.Series]) -> pd.Series:
+    """Mean prediction per index label, members aligned by index (result in member 0's order)."""
+    return _aligned(preds).astype(float).mean(axis=1).rename(preds[0].name)
+
+
+def ensemble_task(task_name: str, member_files: Sequence[PathLike]) -> pd.DataFrame:
+    """Combine prediction files of one task into one prediction frame (``id`` + ``pred_column``).
+
+    Every member must hold exactly the same ids (ValueError naming the file otherwise); the result keeps
+    the first member's id order. Classification -> :func:`majority_vote`, regression -> :func:`mean_vote`.
+    At least two members are required.
+    """
+    task = get_task(task_name)
+    if len(member_files) < 2:
+        raise ValueError(
+            f"an ensemble needs at least 2 members, got {len(member_files)}: {list(member_files)}"
+        )
+    series: list[pd.Series] = []
+    first_ids: set[str] = set()
+    for path in member_files:
+        df = pd.read_csv(path, dtype={"id": str})
+        if "id" not in df.columns or task.pred_column not in df.columns:
+            raise ValueError(f"{path} needs columns 'id' and {task.pred_column!r} (has {list(df.columns)})")
+        if df["id"].duplicated().any():
+            raise ValueError(f"{path} has duplicate ids")
+        if df[task.pred_column].isna().any():
+            raise ValueError(f"{path} has missing predictions")
+        ids = set(df["id"])
+        if series and ids != first_ids:
+            raise ValueError(
+                f"{path} has different ids than {member_files[0]}: "
+                f"{len(first_ids - ids)} missing, {len(ids - first_ids)} extra"
+            )
+        first_ids = first_ids or ids
+        series.append(df.set_index("id")[task.pred_column])
+    combined = majority_vote(series) if task.kind == "classification" else mean_vote(series)
+    return pd.DataFrame({"id": combined.index.to_numpy(), task.pred_column: combined.to_numpy()})

@@ -1,0 +1,222 @@
+"""Figures of the analysis sections: learning curves, confusion matrices, STS scatter plots.
+
+Every function draws on a :class:`matplotlib.figure.Figure` (no pyplot, so no GUI backend is involved)
+and writes a PNG atomically: the image goes to a temporary file in the destination folder, which is then
+renamed over ``out``. Inputs are the pipeline's CSV files (see :mod:`pipeline.tasks`): ``history.csv``
+files of training runs, prediction files (``id`` + the task's ``pred_column``) and normalised data files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from pipeline.tasks import get_task
+
+PathLike = str | Path
+
+#: Legend labels of the metric columns a ``history.csv`` may hold, in plotting order.
+METRIC_LABELS: dict[str, str] = {
+    "sst_acc": "SST accuracy",
+    "para_acc": "Paraphrase accuracy",
+    "sts_corr": "STS correlation",
+    "cfimdb_acc": "CFIMDB accuracy",
+    "overall": "Overall",
+}
+
+TASK_TITLES: dict[str, str] = {
+    "sst": "SST sentiment",
+    "para": "Paraphrase detection",
+    "sts": "STS similarity",
+    "cfimdb": "CFIMDB sentiment",
+}
+
+
+def _save(fig: Figure, out: PathLike) -> None:
+    """Write ``fig`` to ``out`` as PNG via a temporary file in the same folder and ``os.replace``."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        fig.clf()
+
+
+def _joined(task_name: str, pred_file: PathLike, gold_file: PathLike) -> pd.DataFrame:
+    """Join predictions and gold labels on ``id``; columns ``id, label, pred``.
+
+    Raises ValueError (naming both files) when the id sets differ, ids repeat, or gold is unlabelled.
+    """
+    task = get_task(task_name)
+    pred = pd.read_csv(pred_file, dtype={"id": str})
+    gold = pd.read_csv(gold_file, dtype={"id": str})
+    where = f"predictions {pred_file} vs gold {gold_file}"
+    if task.pred_column not in pred.columns:
+        raise ValueError(f"{pred_file} has no column {task.pred_column!r} (columns: {list(pred.columns)})")
+    if "label" not in gold.columns or gold["label"].isna().any():
+        raise ValueError(f"gold file {gold_file} is unlabelled (missing labels); cannot compare {where}")
+    if pred["id"].duplicated().any() or gold["id"].duplicated().any():
+        raise ValueError(f"duplicate ids in {where}")
+    pred_ids, gold_ids = set(pred["id"]), set(gold["id"])
+    if pred_ids != gold_ids:
+        raise ValueError(
+            f"ids do not match in {where}: {len(pred_ids - gold_ids)} only in predictions, "
+            f"{len(gold_ids - pred_ids)} only in gold"
+        )
+    if pred[task.pred_column].isna().any():
+        raise ValueError(f"missing predictions in {pred_file}")
+    merged = gold[["id", "label"]].merge(pred[["id", task.pred_column]], on="id", validate="one_to_one")
+    return merged.rename(columns={task.pred_column: "pred"})
+
+
+def _train_labels(train_file: PathLike) -> pd.Series:
+    """Labels of a normalised train file; ValueError if it has none."""
+    labels = pd.read_csv(train_file)["label"].dropna()
+    if labels.empty:
+        raise ValueError(f"train file {train_file} has no labels")
+    return labels
+
+
+def confusion_counts(task_name: str, pred_file: PathLike, gold_file: PathLike) -> pd.DataFrame:
+    """Confusion matrix of a classification task's predictions (counts).
+
+    Index = true label, columns = predicted label, both ``0 .. num_labels-1`` (absent classes included).
+    """
+    task = get_task(task_name)
+    if task.kind != "classification":
+        raise ValueError(f"task {task_name!r} is not a classification task")
+    df = _joined(task_name, pred_file, gold_file)
+    classes = list(range(task.num_labels))
+    true, pred = df["label"].astype(int), df["pred"].astype(int)
+    bad = sorted((set(true) | set(pred)) - set(classes))
+    if bad:
+        raise ValueError(f"labels {bad} outside 0..{task.num_labels - 1} in {pred_file} / {gold_file}")
+    counts = pd.crosstab(true, pred).reindex(index=classes, columns=classes, fill_value=0).astype(int)
+    counts.index.name, counts.columns.name = "true", "predicted"
+    return counts
+
+
+def plot_learning_curves(
+    histories: dict[str, PathLike], out: PathLike, title: str = "Dev scores per epoch"
+) -> None:
+    """One panel per model (key = panel title): each dev metric in its ``history.csv`` against epoch."""
+    if not histories:
+        raise ValueError("no histories to plot")
+    n = len(histories)
+    fig = Figure(figsize=(5.0 * n, 4.0), layout="constrained")
+    axes = fig.subplots(1, n, sharey=True, squeeze=False)[0]
+    for i, (ax, (name, path)) in enumerate(zip(axes, histories.items(), strict=True)):
+        hist = pd.read_csv(path)
+        metrics = [m for m in METRIC_LABELS if m in hist.columns]
+        if "epoch" not in hist.columns or not metrics:
+            raise ValueError(f"{path} lacks an 'epoch' column or metric columns")
+        for m in metrics:
+            style = {"color": "black", "linestyle": "--"} if m == "overall" else {}
+            ax.plot(
+                hist["epoch"],
+                hist[m],
+                marker="." if len(hist) <= 30 else None,
+                label=METRIC_LABELS[m],
+                **style,
+            )
+        ax.set_title(f"({chr(ord('a') + i)}) {name}" if n > 1 else name)
+        ax.set_xlabel("Epoch")
+        ax.grid(alpha=0.3)
+    handles: dict[str, Artist] = {}  # one legend for all panels, below them; panels may differ in metrics
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 2 * n))
+    axes[0].set_ylabel("Dev score")
+    fig.suptitle(title)
+    _save(fig, out)
+
+
+def _label_distribution(ax: Axes, labels: pd.Series, classes: list[int], task_title: str) -> None:
+    """Bar chart of class counts in the train set, with counts on top of the bars."""
+    counts = labels.astype(int).value_counts().reindex(classes, fill_value=0)
+    bars = ax.bar([str(c) for c in classes], counts.to_numpy(), color="tab:blue")
+    ax.bar_label(bars, fontsize="small")
+    ax.set_xlabel("Label")
+    ax.set_ylabel("Count")
+    ax.set_title(f"{task_title}: train label distribution")
+
+
+def plot_confusion(
+    task_name: str,
+    pred_file: PathLike,
+    gold_file: PathLike,
+    train_file: PathLike,
+    out: PathLike,
+    title: str | None = None,
+) -> None:
+    """Confusion matrix of dev predictions (left) and the train set's label distribution (right)."""
+    task = get_task(task_name)
+    counts = confusion_counts(task_name, pred_file, gold_file)
+    classes = list(counts.index)
+    task_title = TASK_TITLES.get(task_name, task_name)
+    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+    fig.get_layout_engine().set(wspace=0.1)
+    ax_cm, ax_dist = fig.subplots(1, 2)
+    mat = counts.to_numpy()
+    im = ax_cm.imshow(mat, cmap="Blues", vmin=0)
+    threshold = mat.max() / 2 if mat.max() else 1
+    for (r, c), v in np.ndenumerate(mat):
+        ax_cm.text(c, r, str(v), ha="center", va="center", color="white" if v > threshold else "black")
+    ax_cm.set_xticks(range(len(classes)), [str(c) for c in classes])
+    ax_cm.set_yticks(range(len(classes)), [str(c) for c in classes])
+    ax_cm.set_xlabel("Predicted label")
+    ax_cm.set_ylabel("True label")
+    ax_cm.set_title(f"{task_title}: confusion matrix (dev)")
+    fig.colorbar(im, ax=ax_cm, label="Count")
+    _label_distribution(ax_dist, _train_labels(train_file), list(range(task.num_labels)), task_title)
+    if title:
+        fig.suptitle(title)
+    _save(fig, out)
+
+
+def plot_sts_scatter(
+    pred_file: PathLike,
+    gold_file: PathLike,
+    train_file: PathLike,
+    out: PathLike,
+    title: str | None = None,
+) -> None:
+    """Predicted vs true STS dev similarity with the line y = x (left); train label histogram (right)."""
+    task = get_task("sts")
+    df = _joined("sts", pred_file, gold_file)
+    lo, hi = task.label_min, task.label_max
+    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+    ax_sc, ax_hist = fig.subplots(1, 2)
+    ax_sc.scatter(df["label"], df["pred"], s=8, alpha=0.4, label="Dev example")
+    ax_sc.plot([lo, hi], [lo, hi], color="red", linestyle="--", label="y = x")
+    r = df["label"].corr(df["pred"]) if len(df) > 1 else float("nan")
+    ax_sc.set_xlabel("True similarity")
+    ax_sc.set_ylabel("Predicted similarity")
+    ax_sc.set_title(f"STS dev: predicted vs true (Pearson r = {r:.3f})")
+    ax_sc.legend(loc="upper left")
+    ax_sc.grid(alpha=0.3)
+    labels = _train_labels(train_file).astype(float)
+    edges = np.arange(lo, hi + 1.0, 1.0)
+    _, _, bars = ax_hist.hist(labels, bins=edges, color="tab:blue", edgecolor="white")
+    ax_hist.bar_label(bars, fontsize="small")
+    ax_hist.set_xticks(edges)
+    ax_hist.set_xlabel("Similarity label (bins of width 1)")
+    ax_hist.set_ylabel("Count")
+    ax_hist.set_title("STS similarity: train label distribution")
+    if title:
+        fig.suptitle(title)
+    _save(fig, out)

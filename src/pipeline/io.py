@@ -1,0 +1,48 @@
+"""Atomic file writers shared by the pipeline stages.
+
+Each writer puts the content into a temporary file in the destination folder and then renames it over
+the target with :func:`os.replace`, so a reader (or Snakemake after an interrupted job) never sees a
+half-written file. Parent folders are created as needed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+PathLike = str | Path
+
+
+def _write_atomic(path: PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(text: str, path: PathLike) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(obj: Any, path: PathLike) -> None:
+    """Write ``obj`` as indented JSON (NaN/inf rejected, as they are not JSON) to ``path`` atomically."""
+    write_text_atomic(json.dumps(obj, indent=2, allow_nan=False) + "\n", path)
+
+
+def write_csv_atomic(df: pd.DataFrame, path: PathLike) -> None:
+    """Write ``df`` as CSV without the index to ``path`` atomically."""
+    _write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))

@@ -1,0 +1,187 @@
+"""Task metrics (accuracy, Pearson correlation), the paper's overall score, and metrics JSON files.
+
+The overall score of "Beyond BERT" is ``sst_acc/3 + para_acc/3 + (sts_corr + 1)/6``, i.e. the mean of the
+three task scores after mapping the correlation from [-1, 1] to [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import pearsonr
+
+from pipeline.tasks import TASKS, get_task
+
+PathLike = str | Path
+
+#: Metric names of the paper's overall score.
+PAPER_METRICS = ("sst_acc", "para_acc", "sts_corr")
+_METRIC_NAMES = {t.metric_name: t for t in TASKS.values()}
+
+
+def _arrays(pred: Sequence[float] | np.ndarray, gold: Sequence[float] | np.ndarray) -> tuple[np.ndarray, ...]:
+    p, g = np.asarray(pred, dtype=float), np.asarray(gold, dtype=float)
+    if p.shape != g.shape or p.ndim != 1 or p.size == 0:
+        raise ValueError(f"need two non-empty 1-d arrays of equal length, got shapes {p.shape} and {g.shape}")
+    return p, g
+
+
+def accuracy(pred: Sequence[float] | np.ndarray, gold: Sequence[float] | np.ndarray) -> float:
+    """Fraction of positions where ``pred`` equals ``gold``."""
+    p, g = _arrays(pred, gold)
+    return float(np.mean(p == g))
+
+
+def pearson(pred: Sequence[float] | np.ndarray, gold: Sequence[float] | np.ndarray) -> float:
+    """Pearson correlation of ``pred`` and ``gold``.
+
+    Constant predictions (or constant gold) give 0.0: the correlation is undefined there (zero variance,
+    scipy returns nan), and a model that predicts one value carries no information about the ordering, so
+    0 is the natural score; it also keeps the overall score and the JSON files free of nan.
+    """
+    p, g = _arrays(pred, gold)
+    if p.size < 2 or np.all(p == p[0]) or np.all(g == g[0]):
+        return 0.0
+    return float(pearsonr(p, g).statistic)
+
+
+def overall_score(scores: Mapping[str, float | None]) -> float | None:
+    """Overall score of a model from its task scores (keys ``sst_acc, para_acc, sts_corr, cfimdb_acc``).
+
+    With ``sst_acc``, ``para_acc`` and ``sts_corr`` all present and not None, this is the paper's
+    ``sst_acc/3 + para_acc/3 + (sts_corr + 1)/6`` (other keys are ignored). For any other set of tasks
+    (e.g. a single-task model) it is the mean of the available scores normalised to [0, 1] (accuracy as
+    is, correlation as ``(r + 1)/2``), which equals the paper's formula when those three are the scores.
+    Returns None when there is no score or any of the model's scores is None (e.g. an unlabelled split).
+    """
+    unknown = sorted(set(scores) - set(_METRIC_NAMES))
+    if unknown:
+        raise ValueError(f"unknown metric names {unknown}; known: {', '.join(_METRIC_NAMES)}")
+    sst, para, sts = (scores.get(m) for m in PAPER_METRICS)
+    if sst is not None and para is not None and sts is not None:
+        return sst / 3 + para / 3 + (sts + 1) / 6
+    normalised: list[float] = []
+    for m, v in scores.items():
+        if v is None:
+            return None
+        normalised.append((v + 1) / 2 if _METRIC_NAMES[m].metric == "corr" else v)
+    return sum(normalised) / len(normalised) if normalised else None
+
+
+def _few(ids: set[str], k: int = 5) -> str:
+    shown = sorted(ids)[:k]
+    return ", ".join(shown) + (f", ... ({len(ids)} in all)" if len(ids) > k else "")
+
+
+def score_task(
+    task_name: str,
+    predictions: pd.DataFrame,
+    gold: pd.DataFrame,
+    pred_path: PathLike = "",
+    gold_path: PathLike = "",
+) -> float | None:
+    """Score one task's predictions (``id`` + ``pred_column``) against gold (``id`` + ``label``).
+
+    Returns None when every gold label is missing (unlabelled split). Raises ValueError, naming both files,
+    when the id sets differ or repeat, some but not all gold labels are missing, or a prediction is NaN
+    or out of range. Classification predictions must be class indices ``0 .. num_labels-1``; regression
+    predictions only need to be finite (Pearson correlation is defined for any real values, and an
+    unclipped regression head may stray slightly outside the label range).
+    """
+    task = get_task(task_name)
+    where = f"predictions {pred_path or '<frame>'} vs gold {gold_path or '<frame>'}"
+    if task.pred_column not in predictions.columns or "id" not in predictions.columns:
+        raise ValueError(f"predictions {pred_path} need columns 'id' and {task.pred_column!r} ({where})")
+    if "label" not in gold.columns or "id" not in gold.columns:
+        raise ValueError(f"gold {gold_path} needs columns 'id' and 'label' ({where})")
+    pred_ids, gold_ids = predictions["id"].astype(str), gold["id"].astype(str)
+    for name, ids in (("predictions", pred_ids), ("gold", gold_ids)):
+        if ids.duplicated().any():
+            raise ValueError(f"duplicate ids in {name} ({where}): {_few(set(ids[ids.duplicated()]))}")
+    missing, extra = set(gold_ids) - set(pred_ids), set(pred_ids) - set(gold_ids)
+    if missing or extra:
+        msg = [f"ids do not match ({where})"]
+        if missing:
+            msg.append(f"{len(missing)} gold ids without prediction: {_few(missing)}")
+        if extra:
+            msg.append(f"{len(extra)} predicted ids not in gold: {_few(extra)}")
+        raise ValueError("; ".join(msg))
+
+    labels = pd.to_numeric(gold["label"], errors="raise")
+    if labels.isna().all():
+        return None
+    if labels.isna().any():
+        raise ValueError(f"gold has {int(labels.isna().sum())} missing labels of {len(labels)} ({where})")
+    preds = pd.to_numeric(predictions[task.pred_column], errors="coerce")
+    if preds.isna().any():
+        raise ValueError(f"{int(preds.isna().sum())} NaN or non-numeric predictions ({where})")
+    if task.kind == "classification":
+        bad = preds[(preds != preds.round()) | (preds < 0) | (preds > task.num_labels - 1)]
+        if len(bad):
+            raise ValueError(
+                f"{len(bad)} predictions outside classes 0..{task.num_labels - 1}, "
+                f"e.g. {bad.iloc[0]} ({where})"
+            )
+    elif not np.isfinite(preds.to_numpy(dtype=float)).all():
+        raise ValueError(f"non-finite predictions ({where})")
+
+    pred_by_id = pd.Series(preds.to_numpy(dtype=float), index=pred_ids.to_numpy())
+    aligned = pred_by_id.reindex(gold_ids.to_numpy()).to_numpy()
+    gold_values = labels.to_numpy(dtype=float)
+    return accuracy(aligned, gold_values) if task.metric == "acc" else pearson(aligned, gold_values)
+
+
+def read_predictions(path: PathLike) -> pd.DataFrame:
+    """A prediction CSV with ``id`` read as string."""
+    return pd.read_csv(path, dtype={"id": str})
+
+
+def read_gold(path: PathLike) -> pd.DataFrame:
+    """``id`` (string) and ``label`` (empty cells as NaN) of a normalised data file."""
+    return pd.read_csv(
+        path, usecols=["id", "label"], dtype={"id": str}, keep_default_na=False, na_values={"label": [""]}
+    )
+
+
+def compute_metrics(
+    model: str,
+    split: str,
+    pred_files: Mapping[str, PathLike],
+    data_files: Mapping[str, PathLike],
+) -> dict[str, Any]:
+    """Scores of one model on one split, JSON-ready.
+
+    Returns ``{"model", "split", "scores": {metric_name: value or None}, "overall", "unlabelled": [tasks],
+    "n": {task: rows}}`` for each task in ``pred_files`` (``data_files`` must hold the same tasks).
+    """
+    if not pred_files:
+        raise ValueError(f"no prediction files for model {model!r} on split {split!r}")
+    lacking = sorted(set(pred_files) - set(data_files))
+    if lacking:
+        raise ValueError(f"no data file for tasks {lacking} (model {model!r}, split {split!r})")
+    scores: dict[str, float | None] = {}
+    unlabelled: list[str] = []
+    n: dict[str, int] = {}
+    for task_name, pred_path in pred_files.items():
+        task = get_task(task_name)
+        preds, gold = read_predictions(pred_path), read_gold(data_files[task_name])
+        value = score_task(task_name, preds, gold, pred_path, data_files[task_name])
+        if value is None:
+            unlabelled.append(task_name)
+        elif not math.isfinite(value):
+            raise ValueError(f"non-finite {task.metric_name} for {pred_path}")
+        scores[task.metric_name] = value
+        n[task_name] = len(preds)
+    return {
+        "model": model,
+        "split": split,
+        "scores": scores,
+        "overall": overall_score(scores),
+        "unlabelled": unlabelled,
+        "n": n,
+    }

@@ -1,0 +1,52 @@
+"""Predictions of a trained model: per task and split, in file order, as the course leaderboard's CSV."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pipeline.batching import TaskData
+from pipeline.heads import MultitaskModel
+
+
+def to_device(batch, device: torch.device):
+    """Move a (nested) batch of tensors to ``device`` (pinned, non-blocking copies on CUDA)."""
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if device.type == "cuda":
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch.to(device)
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA devices that support it; a no-op elsewhere (precision chosen once, here)."""
+    enabled = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def predict_task(
+    model: MultitaskModel, data: TaskData, max_length: int, batch_size: int, device: torch.device
+) -> np.ndarray:
+    """Predicted labels (classification) or scores (STS) for every example of ``data``, in file order.
+
+    Batches are formed from examples of similar length, so little time goes to padding.
+    """
+    was_training = model.training
+    model.eval()
+    out = np.empty(len(data), dtype=np.float64)
+    pair_input = "cross" if model.pair_mode == "cross" else "siamese"
+    with torch.inference_mode(), autocast(device):
+        for index in data.eval_batches(batch_size):
+            batch = to_device(data.batch(index, max_length, pair_input), device)
+            out[index] = model.predict(data.task.name, batch).float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def prediction_frame(data: TaskData, values: np.ndarray) -> pd.DataFrame:
+    """The leaderboard's format: ``id`` and the task's prediction column."""
+    column = data.task.pred_column
+    if data.task.kind == "classification":
+        return pd.DataFrame({"id": data.ids, column: values.astype(np.int64)})
+    return pd.DataFrame({"id": data.ids, column: np.round(values, 6)})

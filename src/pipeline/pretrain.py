@@ -1,0 +1,117 @@
+"""MNRL pre-training of the encoder's sentence embeddings (Beyond BERT section 4).
+
+Pairs of similar sentences: paraphrase training pairs labelled 1, plus (``adddata``) STS training pairs with
+similarity >= ``sts_min``. In each batch of K pairs, the other K - 1 positives serve as negatives
+(:func:`pipeline.losses.mnrl_loss`). The result is an encoder folder (weights + tokenizer) that fine-tuning
+loads instead of the base encoder. A per-epoch checkpoint lets a killed job resume.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pipeline.batching import TaskData
+from pipeline.encoders import load_encoder, load_tokenizer
+from pipeline.heads import MultitaskModel
+from pipeline.io import write_json_atomic
+from pipeline.losses import mnrl_loss
+from pipeline.predict import autocast, to_device
+from pipeline.train import Checkpoints, RunState, fingerprint, peak_memory, versions
+
+
+def positive_pairs(data: dict[str, TaskData], sts_min: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(sentence 1, sentence 2) word-piece ids of every positive pair: para label 1, sts label >= sts_min."""
+    pairs = []
+    for name, d in data.items():
+        keep = d.labels == 1 if name == "para" else d.labels >= sts_min
+        pairs += [(d.text1[i], d.text2[i]) for i in torch.nonzero(keep).flatten().tolist()]
+    return pairs
+
+
+def pretrain(
+    settings: dict,
+    data: dict[str, TaskData],
+    encoder_location: str,
+    out_dir: str,
+    checkpoint_dir: str,
+    device: torch.device,
+    log=print,
+    load_kwargs: dict | None = None,
+) -> dict:
+    started = time.perf_counter()
+    torch.manual_seed(settings["seed"])
+    encoder = load_encoder(encoder_location, **(load_kwargs or {}))
+    # The multitask model without heads gives the same sentence embedding fine-tuning will use.
+    no_heads = {"tasks": [], "pair_mode": "sum", "sts_head": "linear", "shared_layer": False}
+    embedder = MultitaskModel(encoder, {**settings, **no_heads, "head_layers": 0, "dropout": 0.0})
+    embedder.to(device).train()
+    pairs = positive_pairs(data, settings["sts_min"])
+    if settings.get("pair_subset"):
+        keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings["seed"]))
+        pairs = [pairs[i] for i in keep[: settings["pair_subset"]].tolist()]
+    if len(pairs) < 2:
+        raise ValueError(f"MNRL needs at least 2 positive pairs, found {len(pairs)}")
+    helper = next(iter(data.values()))
+    optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=device.type == "cuda")
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    checkpoints = Checkpoints(checkpoint_dir, fingerprint(settings))
+    state = checkpoints.load(embedder, optimizer, scheduler) or RunState()
+    for epoch in range(state.epoch + 1, settings["epochs"] + 1):
+        t0 = time.perf_counter()
+        order = torch.randperm(
+            len(pairs), generator=torch.Generator().manual_seed(settings["seed"] * 1000 + epoch)
+        )
+        losses = []
+        for index in order.split(settings["batch_size"]):
+            if len(index) < 2:
+                continue  # one pair has no in-batch negative
+            a = helper.single_inputs([pairs[i][0] for i in index], settings["max_length"])
+            b = helper.single_inputs([pairs[i][1] for i in index], settings["max_length"])
+            a, b = to_device(a, device), to_device(b, device)
+            with autocast(device):
+                loss = mnrl_loss(embedder.embed(a).float(), embedder.embed(b).float(), settings["scale"])
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.detach())
+        seconds = time.perf_counter() - t0
+        mean_loss = float(torch.stack(losses).mean())
+        state.epoch, state.train_seconds = epoch, state.train_seconds + seconds
+        state.history.append({"epoch": epoch, "mnrl_loss": mean_loss, "epoch_seconds": seconds})
+        log(f"MNRL epoch {epoch}/{settings['epochs']}: loss {mean_loss:.4f} ({len(pairs)} pairs)")
+        checkpoints.save(embedder, optimizer, scheduler, state)
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        embedder.encoder.save_pretrained(tmp)
+        load_tokenizer(encoder_location, **(load_kwargs or {})).save_pretrained(tmp)
+        memory, memory_kind = peak_memory(device)
+        write_json_atomic(
+            {
+                "settings": settings,
+                "pairs": len(pairs),
+                "history": state.history,
+                "wall_seconds": time.perf_counter() - started,
+                "train_seconds": state.train_seconds,
+                "peak_memory_bytes": memory,
+                "peak_memory_kind": memory_kind,
+                "device": str(device),
+                "versions": versions(),
+            },
+            tmp / "run.json",
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    checkpoints.clear()
+    return state.history[-1] if state.history else {}

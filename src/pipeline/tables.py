@@ -1,0 +1,94 @@
+"""Results tables: reproduced scores next to the paper's, as CSV and Markdown."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.io import write_csv_atomic, write_text_atomic
+from pipeline.tasks import TASKS
+
+PathLike = str | Path
+
+DEFAULT_COLUMNS = ("sst_acc", "para_acc", "sts_corr", "overall")
+_TASK_OF_METRIC = {t.metric_name: t.name for t in TASKS.values()}
+
+Cell = float | str
+
+
+def _cell(metric: str, result: Mapping[str, Any]) -> Cell:
+    """One reproduced cell: the value rounded to 3 decimals, ``"unlabelled"`` or ``"n/a"``."""
+    scores: Mapping[str, float | None] = result.get("scores", {})
+    unlabelled = set(result.get("unlabelled", []))
+    if metric == "overall":
+        value = result.get("overall")
+        if value is None:
+            components = {_TASK_OF_METRIC[m] for m in scores if m in _TASK_OF_METRIC}
+            return "unlabelled" if components & unlabelled else "n/a"
+        return round(float(value), 3)
+    task = _TASK_OF_METRIC[metric]
+    if task in unlabelled:
+        return "unlabelled"
+    value = scores.get(metric)
+    return "n/a" if value is None else round(float(value), 3)
+
+
+def build_table(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Mapping[str, Mapping[str, Any]],
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    *,
+    scale: str,
+) -> pd.DataFrame:
+    """Table of reproduced scores beside the paper's.
+
+    ``rows``: ``{"label", "model", "paper": {metric: number}}`` (``paper`` may omit metrics);
+    ``metrics[model]``: a dict as written by :func:`pipeline.metrics.compute_metrics`. Output columns:
+    ``row, model, <m>, <m>_paper`` for each ``m`` in ``columns``, then ``scale``. A reproduced cell is the
+    score rounded to 3 decimals, ``"unlabelled"`` if the model's split has no labels for that task, or
+    ``"n/a"`` if the task is not among the model's tasks (``overall``: ``"unlabelled"`` when a component
+    task is unlabelled, else ``"n/a"``). A paper cell is the paper's number or ``""``.
+    """
+    bad = [m for m in columns if m != "overall" and m not in _TASK_OF_METRIC]
+    if bad:
+        raise ValueError(f"unknown table columns {bad}; known: {', '.join([*_TASK_OF_METRIC, 'overall'])}")
+    records: list[dict[str, Cell]] = []
+    for row in rows:
+        model = row["model"]
+        if model not in metrics:
+            raise KeyError(
+                f"no metrics for model {model!r} (row {row.get('label')!r}); known: {sorted(metrics)}"
+            )
+        paper: Mapping[str, float] = row.get("paper") or {}
+        record: dict[str, Cell] = {"row": row["label"], "model": model}
+        for m in columns:
+            record[m] = _cell(m, metrics[model])
+            record[f"{m}_paper"] = paper.get(m, "")
+        record["scale"] = scale
+        records.append(record)
+    header = ["row", "model", *(c for m in columns for c in (m, f"{m}_paper")), "scale"]
+    return pd.DataFrame.from_records(records, columns=header)
+
+
+def _md(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.3f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table_markdown(df: pd.DataFrame, caption: str) -> str:
+    """A caption line, a blank line, then ``df`` as a Markdown pipe table (floats with 3 decimals)."""
+    lines = [caption, "", "| " + " | ".join(_md(c) for c in df.columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in df.columns) + "|")
+    lines += ["| " + " | ".join(_md(v) for v in rec) + " |" for rec in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, caption: str, csv_path: PathLike, md_path: PathLike) -> None:
+    """Write ``df`` as CSV and as Markdown (with ``caption``), each file atomically."""
+    write_csv_atomic(df, csv_path)
+    write_text_atomic(table_markdown(df, caption), md_path)

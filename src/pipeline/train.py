@@ -1,0 +1,251 @@
+"""The fine-tuning loop: multitask batches, AdamW, per-epoch dev evaluation, best-model keeping, resume.
+
+After every epoch the dev metrics are appended to the history, the model with the best overall dev score is
+kept, and a checkpoint (model, optimiser, scheduler, RNG state, epoch, history, best) is written to the
+checkpoint folder, which is not a Snakemake output and so survives a killed job. Rerunning the same
+experiment (same resolved settings, compared by fingerprint) continues from that checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_model, save_model
+
+from pipeline.batching import TaskData
+from pipeline.encoders import load_encoder
+from pipeline.heads import MultitaskModel
+from pipeline.io import write_csv_atomic, write_json_atomic
+from pipeline.metrics import accuracy, overall_score, pearson
+from pipeline.predict import autocast, predict_task, to_device
+from pipeline.sampling import epoch_plan
+from pipeline.tuning import apply_tuning, count_parameters
+
+
+def fingerprint(settings: dict) -> str:
+    """A short stable hash of the resolved settings: a checkpoint only resumes the run it belongs to."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def build_model(settings: dict, encoder_location: str, **load_kwargs) -> MultitaskModel:
+    """Encoder + heads with the tuning method applied; heads are initialised from the experiment's seed."""
+    torch.manual_seed(settings["seed"])
+    encoder = load_encoder(encoder_location, **load_kwargs)
+    return apply_tuning(MultitaskModel(encoder, settings), settings)
+
+
+def evaluate(model: MultitaskModel, dev: dict[str, TaskData], settings: dict, device) -> dict[str, float]:
+    """Dev score of every task (accuracy or Pearson) and the overall score."""
+    scores: dict[str, float] = {}
+    for data in dev.values():
+        values = predict_task(model, data, settings["max_length"], settings["eval_batch_size"], device)
+        gold = data.labels.numpy()
+        score = pearson(values, gold) if data.task.metric == "corr" else accuracy(values, gold)
+        scores[data.task.metric_name] = score
+    scores["overall"] = overall_score(scores)
+    return scores
+
+
+def linear_schedule(total_steps: int):
+    """Learning-rate factor of a linear decay from 1 to 0 over ``total_steps`` (a pure function)."""
+    return lambda step: max(0.0, 1.0 - step / max(1, total_steps))
+
+
+@dataclass
+class RunState:
+    epoch: int = 0  # epochs completed
+    history: list[dict] = field(default_factory=list)
+    best_overall: float = -math.inf
+    best_epoch: int = 0
+    train_seconds: float = 0.0
+    resumed_from: int | None = None
+
+
+class Checkpoints:
+    """The resume state of one run: ``last.pt`` (full training state) and ``best.safetensors`` (weights)."""
+
+    def __init__(self, folder: str | Path, fingerprint: str):
+        self.folder, self.fingerprint = Path(folder), fingerprint
+        self.last, self.best = self.folder / "last.pt", self.folder / "best.safetensors"
+
+    def save(self, model, optimizer, scheduler, state: RunState) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "fingerprint": self.fingerprint,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "state": json.dumps(state.__dict__),
+        }
+        tmp = self.last.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(self.last)
+
+    def save_best(self, model) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.best.with_suffix(".tmp")
+        save_model(model, str(tmp))
+        tmp.replace(self.best)
+
+    def load(self, model, optimizer, scheduler) -> RunState | None:
+        """Restore a matching checkpoint into the given objects; None when there is none to resume."""
+        if not self.last.exists():
+            return None
+        payload = torch.load(self.last, weights_only=True, map_location="cpu")
+        if payload["fingerprint"] != self.fingerprint:
+            return None
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        scheduler.load_state_dict(payload["scheduler"])
+        torch.set_rng_state(payload["rng"])
+        if payload["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return RunState(**json.loads(payload["state"]))
+
+    def clear(self) -> None:
+        for path in (self.last, self.best):
+            path.unlink(missing_ok=True)
+
+
+def peak_memory(device: torch.device) -> tuple[int, str]:
+    """(bytes, what was measured): CUDA's peak allocation, or the process's peak resident set on CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device)), "cuda_max_memory_allocated"
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_peak_rss"
+
+
+def train(
+    settings: dict,
+    train_data: dict[str, TaskData],
+    dev_data: dict[str, TaskData],
+    encoder_location: str,
+    outputs: dict[str, str],
+    checkpoint_dir: str,
+    device: torch.device | None = None,
+    log=print,
+    load_kwargs: dict | None = None,
+) -> dict:
+    """Train one experiment; write ``outputs['model']`` (best weights, safetensors), ``outputs['history']``
+    (CSV, one row per epoch) and ``outputs['run']`` (JSON: settings, times, memory, parameters)."""
+    started = time.perf_counter()
+    device = device or pick_device()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model = build_model(settings, encoder_location, **(load_kwargs or {})).to(device)
+    trainable, total = count_parameters(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        params,
+        lr=settings["lr"],
+        weight_decay=settings["weight_decay"],
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        fused=device.type == "cuda",
+    )
+    sizes = {t: len(d) for t, d in train_data.items()}
+    plan_args = dict(
+        method=settings["sampling"],
+        sizes=sizes,
+        batch_size=settings["batch_size"],
+        epochs=settings["epochs"],
+        seed=settings["seed"],
+        steps_per_epoch=settings["steps_per_epoch"],
+        upweight=settings["upweight"],
+    )
+    steps = [len(epoch_plan(epoch=e, **plan_args)) for e in range(1, settings["epochs"] + 1)]
+    factor = linear_schedule(sum(steps)) if settings["schedule"] == "linear" else (lambda step: 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    checkpoints = Checkpoints(checkpoint_dir, fingerprint(settings))
+    state = checkpoints.load(model, optimizer, scheduler)
+    if state is None:
+        state = RunState()
+    else:
+        state.resumed_from = state.epoch
+        log(f"resuming after epoch {state.epoch} from {checkpoints.last}")
+    pair_input = "cross" if settings["pair_mode"] == "cross" else "siamese"
+
+    for epoch in range(state.epoch + 1, settings["epochs"] + 1):
+        t0 = time.perf_counter()
+        model.train()
+        losses: list[torch.Tensor] = []
+        for task, index in epoch_plan(epoch=epoch, **plan_args):
+            batch = to_device(train_data[task].batch(index, settings["max_length"], pair_input), device)
+            with autocast(device):
+                loss = model.loss(task, batch)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.detach())
+        train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
+        scores = evaluate(model, dev_data, settings, device)
+        seconds = time.perf_counter() - t0
+        state.train_seconds += seconds
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "train_loss": train_loss, **scores, "epoch_seconds": seconds})
+        log(f"epoch {epoch}/{settings['epochs']}: loss {train_loss:.4f} " + json.dumps(scores))
+        if scores["overall"] is not None and scores["overall"] > state.best_overall:
+            state.best_overall, state.best_epoch = scores["overall"], epoch
+            checkpoints.save_best(model)
+        checkpoints.save(model, optimizer, scheduler, state)
+
+    memory, memory_kind = peak_memory(device)
+    Path(outputs["model"]).parent.mkdir(parents=True, exist_ok=True)
+    checkpoints.best.replace(outputs["model"]) if checkpoints.best.exists() else save_model(
+        model, outputs["model"]
+    )
+    write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
+    run = {
+        "settings": settings,
+        "fingerprint": checkpoints.fingerprint,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "wall_seconds": time.perf_counter() - started,
+        "train_seconds": state.train_seconds,
+        "peak_memory_bytes": memory,
+        "peak_memory_kind": memory_kind,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "best_epoch": state.best_epoch,
+        "best_dev_overall": state.best_overall,
+        "resumed_after_epoch": state.resumed_from,
+        "versions": versions(),
+    }
+    write_json_atomic(run, outputs["run"])
+    checkpoints.clear()
+    return run
+
+
+def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwargs) -> MultitaskModel:
+    """A trained model: the same structure as in training, with the saved weights."""
+    model = build_model(settings, encoder_location, **load_kwargs)
+    load_model(model, weights)
+    return model
+
+
+def versions() -> dict[str, str]:
+    import platform
+
+    import peft
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+    }

@@ -1,0 +1,106 @@
+# Shared set-up: config validation, name look-ups and input functions used by every stage.
+import json
+import re
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+
+from pipeline.config import (
+    ConfigError,
+    check_config,
+    check_unknown_keys,
+    known_models,
+    model_tasks,
+    resolve_experiment,
+    resolve_pretrain,
+)
+from pipeline.encoders import encoder_location, offline_kwargs
+
+SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+try:
+    check_unknown_keys(config, yaml.safe_load(SCHEMA.read_text()))
+    validate(config, str(SCHEMA))
+    check_config(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+ENV = "../../environment.yml"
+SCALE = config["scales"][config["scale"]]
+ENCODER = SCALE["encoder"]
+ENCODER_SPEC = config["encoders"][ENCODER]
+SPLITS = ["train", "dev", "test"]
+PRED_SPLITS = ["dev", "test"]
+EXPERIMENTS = list(config["experiments"])
+ENSEMBLES = list(config["ensembles"])
+DEFAULT_FIGURES = [
+    f for f in config["figures"] if config["figures"][f].get("paper") == "Beyond BERT"
+]
+
+
+def name_regex(names):
+    """A wildcard constraint matching exactly the given names (they may contain dots and dashes)."""
+    return (
+        "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "(?!)"
+    )
+
+
+def task_sets(models):
+    """Models grouped by the tuple of tasks they predict."""
+    groups = {}
+    for model in models:
+        groups.setdefault(tuple(model_tasks(config, model)), []).append(model)
+    return groups
+
+
+wildcard_constraints:
+    task="sst|para|sts|cfimdb",
+    split="train|dev|test",
+    encoder=name_regex(config["encoders"]),
+    pretrain=name_regex(config["pretrains"]),
+    model=name_regex(known_models(config)),
+
+
+def data_source():
+    """The data source of the active scale, with the mirror folder when one is given."""
+    data = SCALE["data"]
+    if data["source"] == "generated":
+        return {"kind": "generated", "seed": data["seed"], "sizes": data["sizes"]}
+    if config.get("data_mirror"):
+        return {"kind": "mirror", "path": str(Path(config["data_mirror"]).resolve())}
+    if data["source"] == "mirror":
+        raise WorkflowError(
+            f"scale {config['scale']!r} reads a local mirror: pass --config data_mirror=FOLDER"
+        )
+    return {"kind": "download", "cache": "results/downloads"}
+
+
+def encoder_files(encoder=ENCODER):
+    """Files a job needs to load the encoder: the built folder for random encoders, nothing otherwise."""
+    if config["encoders"][encoder]["kind"] == "random":
+        return [f"results/encoders/{encoder}"]
+    return []
+
+
+def encoder_info(encoder=ENCODER):
+    spec = config["encoders"][encoder]
+    return {
+        "location": encoder_location(spec, encoder),
+        "load_kwargs": offline_kwargs(spec),
+        "name": encoder,
+    }
+
+
+def token_file(task, split, encoder=ENCODER):
+    return f"results/tokens/{encoder}/{task}-{split}.pt"
+
+
+def start_encoder(settings):
+    """The pretrained MNRL folder when the experiment has a pretrain stage, else the base encoder."""
+    if settings.get("pretrain"):
+        path = f"results/pretrained/{settings['pretrain']}"
+        return {
+            "files": [path],
+            "info": {"location": path, "load_kwargs": {"local_files_only": True}},
+        }
+    return {"files": encoder_files(), "info": encoder_info()}

@@ -1,0 +1,76 @@
+# Predictions on dev and test, one CSV per task and split, and metrics wherever labels exist.
+# Snakemake outputs cannot depend on a wildcard's value, so one predict rule is declared per set of tasks
+# (e.g. sst+para+sts, or sst alone), each constrained to the experiments with that task set.
+
+for _tasks, _members in task_sets(EXPERIMENTS).items():
+
+    rule:
+        name:
+            "predict_" + "_".join(_tasks)
+        input:
+            model="results/models/{experiment}/model.safetensors",
+            tokens=[token_file(t, s) for t in _tasks for s in PRED_SPLITS],
+            encoder=lambda wc: start_encoder(
+                resolve_experiment(config, wc.experiment)
+            )["files"],
+        output:
+            [
+                f"results/predictions/{{experiment}}/{t}-{s}.csv"
+                for t in _tasks
+                for s in PRED_SPLITS
+            ],
+        log:
+            "logs/predict/{experiment}.log",
+        wildcard_constraints:
+            experiment=name_regex(_members),
+        conda:
+            ENV
+        threads: 2
+        resources:
+            gpu=1,
+        params:
+            settings=lambda wc: resolve_experiment(config, wc.experiment),
+            encoder=lambda wc: start_encoder(
+                resolve_experiment(config, wc.experiment)
+            )["info"],
+        script:
+            "../scripts/predict.py"
+
+
+rule random_baseline:
+    input:
+        "results/data/{task}-{split}.csv",
+    output:
+        "results/predictions/random/{task}-{split}.csv",
+    log:
+        "logs/random_baseline/{task}-{split}.log",
+    conda:
+        ENV
+    params:
+        seed=0,
+    script:
+        "../scripts/random_baseline.py"
+
+
+def metrics_inputs(wc):
+    """pred_{task}: the model's predictions, data_{task}: the gold file, for each task of the model."""
+    files = {}
+    for task in model_tasks(config, wc.model):
+        files[f"pred_{task}"] = f"results/predictions/{wc.model}/{task}-{wc.split}.csv"
+        files[f"data_{task}"] = f"results/data/{task}-{wc.split}.csv"
+    return files
+
+
+rule metrics:
+    input:
+        unpack(metrics_inputs),
+    output:
+        "results/metrics/{model}/{split}.json",
+    log:
+        "logs/metrics/{model}-{split}.log",
+    wildcard_constraints:
+        split="dev|test",
+    conda:
+        ENV
+    script:
+        "../scripts/metrics.py"

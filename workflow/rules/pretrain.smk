@@ -1,0 +1,29 @@
+# MNRL pre-training of the encoder's sentence embeddings (Beyond BERT section 4).
+
+
+rule pretrain:
+    input:
+        unpack(
+            lambda wc: {
+                t: token_file(t, "train")
+                for t in config["pretrains"][wc.pretrain]["sources"]
+            }
+        ),
+        encoder=encoder_files(),
+    output:
+        directory("results/pretrained/{pretrain}"),
+    log:
+        "logs/pretrain/{pretrain}.log",
+    benchmark:
+        "results/benchmarks/pretrain/{pretrain}.tsv"
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        settings=lambda wc: resolve_pretrain(config, wc.pretrain),
+        encoder=encoder_info(),
+        checkpoints=lambda wc: f"results/checkpoints/pretrain-{wc.pretrain}",
+    script:
+        "../scripts/pretrain.py"

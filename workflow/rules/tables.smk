@@ -1,0 +1,33 @@
+# Tables: each paper row's reproduced value beside the value the paper reported.
+
+
+rule table:
+    input:
+        unpack(
+            lambda wc: {
+                row[
+                    "model"
+                ]: f"results/metrics/{row['model']}/{config['tables'][wc.table]['split']}.json"
+                for row in config["tables"][wc.table]["rows"]
+            }
+        ),
+    output:
+        csv=report(
+            "results/tables/{table}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        md="results/tables/{table}.md",
+    log:
+        "logs/tables/{table}.log",
+    wildcard_constraints:
+        table=name_regex(config["tables"]),
+    conda:
+        ENV
+    params:
+        table=lambda wc: config["tables"][wc.table],
+        scale=config["scale"],
+        encoder=ENCODER,
+        data=SCALE["data"]["source"],
+    script:
+        "../scripts/table.py"
