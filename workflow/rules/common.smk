@@ -104,3 +104,37 @@ def start_encoder(settings):
             "info": {"location": path, "load_kwargs": {"local_files_only": True}},
         }
     return {"files": encoder_files(), "info": encoder_info()}
+
+
+def finetune_inputs(wc):
+    settings = resolve_experiment(config, wc.experiment)
+    tokens = {
+        f"{t}_{s}": token_file(t, s)
+        for t in settings["tasks"]
+        for s in ("train", "dev")
+    }
+    return {**tokens, "encoder": start_encoder(settings)["files"]}
+
+
+def metrics_inputs(wc):
+    """pred_{task}: the model's predictions, data_{task}: the gold file, for each task of the model."""
+    files = {}
+    for task in model_tasks(config, wc.model):
+        files[f"pred_{task}"] = f"results/predictions/{wc.model}/{task}-{wc.split}.csv"
+        files[f"data_{task}"] = f"results/data/{task}-{wc.split}.csv"
+    return files
+
+
+def figure_inputs(wc):
+    fig = config["figures"][wc.figure]
+    if fig["kind"] == "curves":
+        return {
+            label: f"results/models/{m}/history.csv"
+            for label, m in fig["models"].items()
+        }
+    split = fig.get("split", "dev")
+    return {
+        "predictions": f"results/predictions/{fig['model']}/{fig['task']}-{split}.csv",
+        "gold": f"results/data/{fig['task']}-{split}.csv",
+        "train": f"results/data/{fig['task']}-train.csv",
+    }

@@ -1,16 +1,6 @@
 # Fine-tuning: one job per experiment (one GPU each), resumable from its last checkpoint.
 
 
-def finetune_inputs(wc):
-    settings = resolve_experiment(config, wc.experiment)
-    tokens = {
-        f"{t}_{s}": token_file(t, s)
-        for t in settings["tasks"]
-        for s in ("train", "dev")
-    }
-    return {**tokens, "encoder": start_encoder(settings)["files"]}
-
-
 rule finetune:
     input:
         unpack(finetune_inputs),

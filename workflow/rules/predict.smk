@@ -52,15 +52,6 @@ rule random_baseline:
         "../scripts/random_baseline.py"
 
 
-def metrics_inputs(wc):
-    """pred_{task}: the model's predictions, data_{task}: the gold file, for each task of the model."""
-    files = {}
-    for task in model_tasks(config, wc.model):
-        files[f"pred_{task}"] = f"results/predictions/{wc.model}/{task}-{wc.split}.csv"
-        files[f"data_{task}"] = f"results/data/{task}-{wc.split}.csv"
-    return files
-
-
 rule metrics:
     input:
         unpack(metrics_inputs),

@@ -1,0 +1,137 @@
+"""End-to-end: the workflow at smoke scale in a temporary directory, driven by the snakemake command line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TABLE1 = "results/tables/table1.csv"
+FIGURES = [f"results/figures/figure{i}.png" for i in range(1, 5)]
+METRICS = ["sst_acc", "para_acc", "sts_corr", "overall"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in ("Snakefile", "config.yaml", "environment.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    shutil.copytree(ROOT / "workflow", dest / "workflow")
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, *args, "--cores", "2", "--resources", "gpu=1", "--config", "scale=smoke"]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    """The whole DAG of Table 1 and Figures 1-4 at smoke scale, run once for the tests of this module."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    snakemake(workdir, TABLE1, *FIGURES)
+    return workdir
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    stats = text[text.index("Job stats:") :].splitlines()[3:]
+    jobs = {}
+    for line in stats:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_table1_has_every_paper_row_with_finite_numbers(smoke_run):
+    table = pd.read_csv(smoke_run / TABLE1)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert table["row"].tolist() == [row["label"] for row in config["tables"]["table1"]["rows"]]
+    for metric in METRICS:
+        values = pd.to_numeric(table[metric], errors="raise")
+        assert values.notna().all() and values.between(-1, 1).all(), metric
+        assert pd.to_numeric(table[f"{metric}_paper"]).notna().all()
+    assert set(table["scale"]) == {"smoke"}
+    assert (smoke_run / "results/tables/table1.md").read_text().startswith("Beyond BERT Table 1")
+
+
+def test_trained_models_beat_the_random_baseline(smoke_run):
+    table = pd.read_csv(smoke_run / TABLE1).set_index("model")
+    random_overall = table.loc["random", "overall"]
+    assert abs(random_overall - 0.4) < 0.05  # random labels score about the expected value
+    best_single = table.loc["full-model-mnrladddata3-anneal3600-60-1e-05-cos"]
+    assert best_single["overall"] > random_overall + 0.1
+    assert best_single["sst_acc"] > 0.35 and best_single["sts_corr"] > 0.2
+
+
+def test_figures_and_run_records_exist(smoke_run):
+    for figure in FIGURES:
+        assert (smoke_run / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    run = yaml.safe_load((smoke_run / "results/models/full-model-anneal3600-60-1e-05-cos/run.json").read_text())
+    assert run["settings"]["sampling"] == "annealed" and run["wall_seconds"] > 0
+    assert run["peak_memory_bytes"] > 0 and run["versions"]["torch"].startswith("2.13")
+    # checkpoints are removed once a run has finished
+    assert not any((smoke_run / "results/checkpoints").rglob("*.pt"))
+
+
+def test_second_run_has_nothing_to_do(smoke_run):
+    proc = snakemake(smoke_run, "-n", TABLE1, *FIGURES)
+    assert planned_jobs(proc) == {}, proc.stdout[-3000:]
+
+
+def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
+    experiment = "lora16a32qv-anneal3600-concatembed-35-0.0002lrlinsched-16"
+    config = yaml.safe_load((smoke_run / "config.yaml").read_text())
+    config["experiments"][experiment]["lr"] = 1.0e-5  # x lr_factor stays under the smoke lr_max
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(smoke_run, TABLE1, *FIGURES, "-n", "--configfile", str(changed))
+    jobs = planned_jobs(proc)
+    # the experiment, its predictions, the ensemble it belongs to, that ensemble's metrics, the table and the
+    # figures drawn from the ensemble; no data, tokens, pretraining or other experiment
+    assert jobs == {
+        "finetune": 1,
+        "predict_sst_para_sts": 1,
+        "ensemble_sst_para_sts": 1,
+        "metrics": 1,
+        "table": 1,
+        "figure": 3,
+    }, proc.stdout[-3000:]
+    assert re.search(rf"wildcards: experiment={re.escape(experiment)}\n", proc.stdout)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["defaults"].update(learning_rate=0.1), "unknown key 'learning_rate' in defaults"),
+        (lambda c: c["experiments"]["full-model-concatembed-60-1e-05"].update(samplng="sqrt"), "did you mean"),
+        (lambda c: c["tables"]["table1"]["rows"][1].update(model="full-model-nope"), "unknown model"),
+        (lambda c: c["ensembles"]["4-ensemble"].update(members=["full-model-concatembed-60-1e-05"]), "at least 2"),
+        (lambda c: c["defaults"].update(sampling="roundrobin"), "roundrobin"),
+        (lambda c: c["defaults"].update(lr=-1.0), "lr"),
+        (lambda c: c["defaults"]["lora"].update(rank=0), "rank"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, edit, message):
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    edit(config)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(workdir, "-n", TABLE1, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()
