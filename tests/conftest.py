@@ -4,6 +4,7 @@ helper that resolves experiment settings from config.yaml with modifications."""
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,20 @@ ENCODER_SPEC = {
     "seed": 0,
 }
 LOAD_KWARGS = {"local_files_only": True}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Run torch on one thread: the tiny models gain nothing from more, and two OpenMP threads on two cores
+    that another job keeps busy spin-wait (a 2 s test module then takes over a minute)."""
+    torch = sys.modules.get("torch")  # imported at collection by the modules that use it
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

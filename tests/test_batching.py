@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
 from pipeline.batching import TaskData, truncate_pair
@@ -156,7 +155,9 @@ def test_cross_batch_truncation_matches_tokenizer(task_data, frames, tokenizer) 
         return_tensors="pt",
     )
     mismatched = [
-        i for row, i in enumerate(index) if not torch.equal(inputs["input_ids"][row], expected["input_ids"][row])
+        i
+        for row, i in enumerate(index)
+        if not torch.equal(inputs["input_ids"][row], expected["input_ids"][row])
     ]
     assert not mismatched, (
         f"{len(mismatched)} of {len(index)} truncated pairs differ from the tokenizer, e.g. example "

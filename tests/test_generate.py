@@ -75,6 +75,7 @@ def test_labels_are_learnable() -> None:
 
     sts = generate_task("sts", "train", 400, seed=0)
     overlap = [
-        len(set(a.split()[3:]) & set(b.split()[2:])) for a, b in zip(sts["sentence1"], sts["sentence2"], strict=True)
+        len(set(a.split()[3:]) & set(b.split()[2:]))
+        for a, b in zip(sts["sentence1"], sts["sentence2"], strict=True)
     ]
     assert np.corrcoef(overlap, sts["label"])[0, 1] > 0.8

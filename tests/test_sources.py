@@ -71,8 +71,23 @@ def test_real_mirror(tmp_path: Path) -> None:
     assert mirror_filename(MIRROR, "sts", "test") == "sts-test.csv"  # the labelled reconstruction
     test = read_normalised(materialise("sts", "test", source, tmp_path / "sts-test.csv"), "sts")
     assert len(test) == 1725 and test["label"].between(0, 5).all()
-    with pytest.raises(DataError, match="quora-test-student.csv: not listed"):
-        materialise("para", "test", source, tmp_path / "para-test.csv")
+    # no Quora test file in any public snapshot: an empty, unlabelled split rather than a stopped table
+    para_test = read_normalised(materialise("para", "test", source, tmp_path / "para-test.csv"), "para")
+    assert len(para_test) == 0 and list(para_test.columns) == ["id", "sentence1", "sentence2", "label"]
+
+
+def test_subset_is_seeded_and_in_file_order(tmp_path: Path) -> None:
+    rows = "".join(f"{i}\tid{i:03d}\t Film number {i} .\t{i % 5}\n" for i in range(30))
+    folder = _mirror(tmp_path / "m", {"ids-sst-dev.csv": ("\tid\tsentence\tsentiment\n" + rows).encode()})
+    source = {"kind": "mirror", "path": str(folder), "seed": 0, "subsets": {"sst-dev": 10}}
+    full = read_normalised(
+        materialise("sst", "dev", {"kind": "mirror", "path": str(folder)}, tmp_path / "a.csv"), "sst"
+    )
+    one = read_normalised(materialise("sst", "dev", source, tmp_path / "b.csv"), "sst")
+    two = read_normalised(materialise("sst", "dev", source, tmp_path / "c.csv"), "sst")
+    assert len(one) == 10 and one.equals(two)
+    positions = [full.index[full["id"] == i][0] for i in one["id"]]
+    assert positions == sorted(positions)
 
 
 def test_mirror_verified_and_test_fallback(tmp_path: Path) -> None:

@@ -30,7 +30,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     cmd = [*SNAKEMAKE, *args, "--cores", "2", "--resources", "gpu=1", "--config", "scale=smoke"]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -81,7 +83,9 @@ def test_trained_models_beat_the_random_baseline(smoke_run):
 def test_figures_and_run_records_exist(smoke_run):
     for figure in FIGURES:
         assert (smoke_run / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    run = yaml.safe_load((smoke_run / "results/models/full-model-anneal3600-60-1e-05-cos/run.json").read_text())
+    run = yaml.safe_load(
+        (smoke_run / "results/models/full-model-anneal3600-60-1e-05-cos/run.json").read_text()
+    )
     assert run["settings"]["sampling"] == "annealed" and run["wall_seconds"] > 0
     assert run["peak_memory_bytes"] > 0 and run["versions"]["torch"].startswith("2.13")
     # checkpoints are removed once a run has finished
@@ -118,9 +122,15 @@ def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
     ("edit", "message"),
     [
         (lambda c: c["defaults"].update(learning_rate=0.1), "unknown key 'learning_rate' in defaults"),
-        (lambda c: c["experiments"]["full-model-concatembed-60-1e-05"].update(samplng="sqrt"), "did you mean"),
+        (
+            lambda c: c["experiments"]["full-model-concatembed-60-1e-05"].update(samplng="sqrt"),
+            "did you mean",
+        ),
         (lambda c: c["tables"]["table1"]["rows"][1].update(model="full-model-nope"), "unknown model"),
-        (lambda c: c["ensembles"]["4-ensemble"].update(members=["full-model-concatembed-60-1e-05"]), "at least 2"),
+        (
+            lambda c: c["ensembles"]["4-ensemble"].update(members=["full-model-concatembed-60-1e-05"]),
+            "at least 2",
+        ),
         (lambda c: c["defaults"].update(sampling="roundrobin"), "roundrobin"),
         (lambda c: c["defaults"].update(lr=-1.0), "lr"),
         (lambda c: c["defaults"]["lora"].update(rank=0), "rank"),

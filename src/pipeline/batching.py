@@ -129,8 +129,9 @@ class TaskData:
 def truncate_pair(a: torch.Tensor, b: torch.Tensor, budget: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Drop tokens from the end of the longer sentence until both fit in ``budget`` (longest first)."""
     n, m = len(a), len(b)
+    first_longer = n > m  # on a tie, the tokenizer cuts the sentence that did not start longer
     while n + m > budget:
-        if n >= m:
+        if n > m or (n == m and not first_longer):
             n -= 1
         else:
             m -= 1

@@ -78,3 +78,12 @@ def ensemble_task(task_name: str, member_files: Sequence[PathLike]) -> pd.DataFr
         series.append(df.set_index("id")[task.pred_column])
     combined = majority_vote(series) if task.kind == "classification" else mean_vote(series)
     return pd.DataFrame({"id": combined.index.to_numpy(), task.pred_column: combined.to_numpy()})
+
+
+def select_members(dev_overall: dict[str, float | None], top: int) -> list[str]:
+    """The ``top`` models with the best dev overall score, best first (ties: the earlier-listed model)."""
+    if top < 2 or top > len(dev_overall):
+        raise ValueError(f"cannot select {top} ensemble members from {len(dev_overall)} candidates")
+    scored = [(m, s) for m, s in dev_overall.items() if s is not None]
+    ranked = sorted(scored, key=lambda item: -item[1])  # stable: ties keep the listed order
+    return [m for m, _ in ranked[:top]]

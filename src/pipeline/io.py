@@ -19,7 +19,7 @@ import pandas as pd
 PathLike = str | Path
 
 
-def _write_atomic(path: PathLike, write: Callable[[str], None]) -> None:
+def write_atomic(path: PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,7 @@ def _write_atomic(path: PathLike, write: Callable[[str], None]) -> None:
 
 def write_text_atomic(text: str, path: PathLike) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    _write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_json_atomic(obj: Any, path: PathLike) -> None:
@@ -45,4 +45,4 @@ def write_json_atomic(obj: Any, path: PathLike) -> None:
 
 def write_csv_atomic(df: pd.DataFrame, path: PathLike) -> None:
     """Write ``df`` as CSV without the index to ``path`` atomically."""
-    _write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+    write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))

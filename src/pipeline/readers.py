@@ -213,7 +213,14 @@ def read_normalised(path: PathLike, task_name: str) -> pd.DataFrame:
     if header != list(task.columns):
         raise DataError(f"{path}: header: unexpected header {header!r}; expected {list(task.columns)!r}")
     rows = list(_records(reader, str(path), header, list(range(len(header))), False))
+    if not rows:  # a split the source does not have (see sources.materialise): no examples, no labels
+        return empty_frame(task_name)
     return _frame(rows, task, str(path), any(fields[-1].strip() for _, fields in rows))
+
+
+def empty_frame(task_name: str) -> pd.DataFrame:
+    """A normalised frame with the task's columns and no rows."""
+    return pd.DataFrame({column: pd.Series(dtype=str) for column in get_task(task_name).columns})
 
 
 def write_normalised(df: pd.DataFrame, path: PathLike) -> Path:

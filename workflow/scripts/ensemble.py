@@ -1,16 +1,25 @@
 """Rule ensemble_*: combine the members' prediction files (majority vote / mean); no retraining."""
 
+import json
 from pathlib import Path
 
-from pipeline.ensemble import ensemble_task
-from pipeline.io import write_csv_atomic
+from pipeline.ensemble import ensemble_task, select_members
+from pipeline.io import write_csv_atomic, write_json_atomic
 from pipeline.jobs import start
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
-for out in sm.output:
+members = list(sm.params.members)
+record = {"candidates": members, "select_top": sm.params.select_top}
+if sm.params.select_top:
+    dev = {m: json.loads(Path(f"results/metrics/{m}/dev.json").read_text())["overall"] for m in members}
+    members = select_members(dev, sm.params.select_top)
+    record["dev_overall"] = dev
+    log(f"best {sm.params.select_top} of {len(dev)} by dev overall: {members}")
+record["members"] = members
+for out in sm.output[:-1]:
     name = Path(out).name
     task = name.rsplit("-", 1)[0]
-    members = [f"results/predictions/{m}/{name}" for m in sm.params.members]
-    write_csv_atomic(ensemble_task(task, members), out)
+    write_csv_atomic(ensemble_task(task, [f"results/predictions/{m}/{name}" for m in members]), out)
     log(f"wrote {out} from {len(members)} members")
+write_json_atomic(record, sm.output.members)
