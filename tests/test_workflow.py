@@ -145,3 +145,27 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (workdir / "results").exists()
+
+
+def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
+    """All Beyond BERT tables at paper scale, planned offline: one training job per distinct experiment."""
+    workdir = copy_workflow(tmp_path)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    tables = ["table1", "table2", "appendix_part1"]
+    models = {row["model"] for t in tables for row in config["tables"][t]["rows"]}
+    experiments = {m for m in models if m in config["experiments"]}
+    for ensemble in models & set(config["ensembles"]):
+        experiments |= set(config["ensembles"][ensemble]["members"])
+    targets = [f"results/tables/{t}.csv" for t in tables]
+    proc = subprocess.run(
+        [*SNAKEMAKE, *targets, "-n", "--cores", "2", "--config", "scale=paper"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    assert jobs["finetune"] == len(experiments)
+    assert jobs["pretrain"] == 1  # mnrladddata3, shared by the experiments that start from it
+    assert "results/tokens/bert-base-uncased/sst-train.pt" in proc.stdout

@@ -66,13 +66,14 @@ def data_source():
     data = SCALE["data"]
     if data["source"] == "generated":
         return {"kind": "generated", "seed": data["seed"], "sizes": data["sizes"]}
+    subsets = {"seed": data.get("seed", 0), "subsets": data.get("subsets", {})}
     if config.get("data_mirror"):
-        return {"kind": "mirror", "path": str(Path(config["data_mirror"]).resolve())}
+        return {"kind": "mirror", "path": str(Path(config["data_mirror"]).resolve()), **subsets}
     if data["source"] == "mirror":
         raise WorkflowError(
             f"scale {config['scale']!r} reads a local mirror: pass --config data_mirror=FOLDER"
         )
-    return {"kind": "download", "cache": "results/downloads"}
+    return {"kind": "download", "cache": "results/downloads", **subsets}
 
 
 def encoder_files(encoder=ENCODER):

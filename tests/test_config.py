@@ -1,0 +1,135 @@
+"""config.yaml: every experiment resolves at every scale, paper scale is the paper's, checks catch mistakes."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import (
+    ConfigError,
+    check_config,
+    check_unknown_keys,
+    model_tasks,
+    resolve_experiment,
+    resolve_pretrain,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+
+
+def at_scale(scale: str) -> dict:
+    config = copy.deepcopy(CONFIG)
+    config["scale"] = scale
+    return config
+
+
+@pytest.mark.parametrize("scale", list(CONFIG["scales"]))
+def test_every_experiment_and_pretrain_resolves_at_every_scale(scale):
+    config = at_scale(scale)
+    check_config(config)
+    for name in config["experiments"]:
+        settings = resolve_experiment(config, name)
+        assert settings["encoder"] == config["scales"][scale]["encoder"]
+        assert settings["epochs"] >= 1 and settings["lr"] > 0
+        assert set(settings["tasks"]) <= {"sst", "para", "sts", "cfimdb"}
+    for name in config["pretrains"]:
+        assert resolve_pretrain(config, name)["epochs"] >= 1
+
+
+def test_paper_scale_is_the_papers_settings():
+    """At paper scale the name's numbers are the settings: epochs, learning rate, steps, batch size."""
+    config = at_scale("paper")
+    pattern = re.compile(r"-(\d+)-(\d[\d.e-]*?)(lrlinsched)?(-16)?(-cos)?$")
+    for name in config["tables"]["table2"]["rows"]:
+        model = name["model"]
+        if model not in config["experiments"]:
+            continue
+        settings = resolve_experiment(config, model)
+        assert settings["encoder"] == "bert-base-uncased"
+        match = pattern.search(model)
+        assert match, model
+        assert settings["epochs"] == int(match.group(1)), model
+        assert settings["lr"] == pytest.approx(float(match.group(2))), model
+        assert settings["schedule"] == ("linear" if match.group(3) else "constant"), model
+        assert settings["batch_size"] == (16 if match.group(4) else 8), model
+        assert settings["sts_head"] == ("cosine" if match.group(5) else "linear"), model
+        anneal = re.search(r"anneal(\d+)", model)
+        assert settings["sampling"] == ("annealed" if anneal else "round-robin"), model
+        if anneal:
+            assert settings["steps_per_epoch"] == int(anneal.group(1))
+        assert settings["pair_mode"] == ("concat" if "concatembed" in model else "sum"), model
+        assert settings["shared_layer"] == ("sharedlayer" in model), model
+        method = re.match(r"(full|last|lora|dora)", model).group(1)
+        expected = {"full": "full", "last": "last-layer"}.get(method, method)
+        assert settings["tuning"] == expected, model
+
+
+def test_ensemble_compositions_follow_section_5_4():
+    ensembles = CONFIG["ensembles"]
+    four = [resolve_experiment(CONFIG, m) for m in ensembles["4-ensemble"]["members"]]
+    full = [s for s in four if s["tuning"] == "full"]
+    assert len(four) == 4 and len(full) == 3
+    assert sum(bool(s["pretrain"]) for s in full) == 2
+    assert all(s["sts_head"] == "cosine" for s in full)
+    (dora,) = [s for s in four if s["tuning"] == "dora"]
+    assert dora["schedule"] == "linear"
+    assert all(s["sampling"] == "annealed" for s in four)
+    five = ensembles["5-ensemble"]["members"]
+    assert five[:4] == ensembles["4-ensemble"]["members"]
+    assert resolve_experiment(CONFIG, five[4])["tuning"] == "lora"
+    three = ensembles["3-ensemble"]
+    assert three["select_top"] == 3
+    table2_models = {row["model"] for row in CONFIG["tables"]["table2"]["rows"]} & set(CONFIG["experiments"])
+    assert set(three["members"]) == table2_models
+
+
+def test_model_tasks():
+    assert model_tasks(CONFIG, "4-ensemble") == ["sst", "para", "sts"]
+    assert model_tasks(CONFIG, "cfimdb-full-model-10-1e-05") == ["cfimdb"]
+    assert model_tasks(CONFIG, "random") == ["sst", "para", "sts"]
+
+
+def broken(edit) -> dict:
+    config = copy.deepcopy(CONFIG)
+    edit(config)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["tables"]["table2"]["rows"][3].update(model="full-modle-10-1e-05"), "did you mean"),
+        (lambda c: c["ensembles"]["5-ensemble"]["members"].append("nope"), "unknown experiment 'nope'"),
+        (lambda c: c["experiments"]["full-model-10-1e-05"].update(pretrain="mnrl99"), "unknown pretrain"),
+        (lambda c: c.update(scale="huge"), "unknown scale 'huge'"),
+        (
+            lambda c: c["experiments"]["full-model-10-1e-05"].update(sampling="sqrt"),
+            "sqrt sampling without steps_per_epoch",
+        ),
+        (
+            lambda c: c["experiments"]["full-model-10-1e-05"].update(pair_mode="cross", sts_head="cosine"),
+            "pair_mode 'cross'",
+        ),
+        (lambda c: c["figures"]["figure2"].update(model="6-ensemble"), "unknown model '6-ensemble'"),
+    ],
+)
+def test_check_config_names_the_problem(edit, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(broken(edit))
+
+
+def test_unknown_keys_anywhere_get_a_suggestion():
+    for edit, where in [
+        (lambda c: c.update(scal="quick"), "config.yaml (did you mean 'scale'?)"),
+        (lambda c: c["pretrains"]["mnrl1"].update(scael=10), "pretrain 'mnrl1' (did you mean 'scale'?)"),
+        (lambda c: c["scales"]["quick"]["overrides"].update(max_len=64), "did you mean 'max_length'?"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(where)):
+            check_unknown_keys(broken(edit), SCHEMA)
+    check_unknown_keys(CONFIG, SCHEMA)
