@@ -13,8 +13,10 @@ An encoder is declared in ``config.yaml`` under ``encoders`` with one of three k
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
+from collections import Counter
 from importlib.resources import files
 from pathlib import Path
 
@@ -57,6 +59,26 @@ def load_encoder(location: str, **kwargs):
     return AutoModel.from_pretrained(location, attn_implementation="sdpa", **kwargs)
 
 
+def wordpiece_vocab(texts: list[str], size: int) -> list[str]:
+    """A WordPiece vocabulary for ``texts``, the same on every run.
+
+    Every character seen (alone and as a ``##`` continuation) so no text maps to [UNK], then whole words
+    by falling frequency (ties alphabetical) up to ``size`` entries. (The ``tokenizers`` WordPiece trainer
+    breaks frequency ties in hash order, which changes the vocabulary, and so every result, from run to run.)
+    """
+    words = Counter(w for text in texts for w in re.findall(r"\w+|[^\w\s]", text.lower()))
+    chars = sorted({c for w in words for c in w})
+    vocab = [*SPECIAL_TOKENS, *chars, *(f"##{c}" for c in chars)]
+    seen = set(vocab)
+    for word, _ in sorted(words.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocab) >= size:
+            break
+        if word not in seen:
+            vocab.append(word)
+            seen.add(word)
+    return vocab
+
+
 def build_random_encoder(out_dir: str | Path, texts: list[str], spec: dict) -> None:
     """Train a WordPiece vocabulary on ``texts`` and save it with a randomly initialised BERT.
 
@@ -64,18 +86,13 @@ def build_random_encoder(out_dir: str | Path, texts: list[str], spec: dict) -> N
     written under a temporary name and renamed when complete.
     """
     import torch
-    from tokenizers import BertWordPieceTokenizer
     from transformers import BertConfig, BertModel, BertTokenizer
 
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        wordpiece = BertWordPieceTokenizer(lowercase=True)
-        wordpiece.train_from_iterator(
-            texts, vocab_size=spec["vocab_size"], min_frequency=1, special_tokens=SPECIAL_TOKENS
-        )
-        wordpiece.save_model(str(tmp))
+        (tmp / "vocab.txt").write_text("\n".join(wordpiece_vocab(texts, spec["vocab_size"])) + "\n")
         tokenizer = BertTokenizer(vocab=str(tmp / "vocab.txt"), model_max_length=spec["max_position"])
         tokenizer.save_pretrained(tmp)
         config = BertConfig(
