@@ -25,7 +25,7 @@ from pipeline.encoders import build_random_encoder
 from pipeline.generate import generate_task
 from pipeline.predict import predict_task
 from pipeline.tokens import build_cache, save_cache
-from pipeline.train import train
+from pipeline.train import load_trained, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {
@@ -84,7 +84,6 @@ def main() -> None:
             device=device,
             load_kwargs={"local_files_only": True},
         )
-        from pipeline.train import load_trained
 
         model = load_trained(settings, str(encoder), str(out / method / "model"), local_files_only=True).to(
             device
