@@ -68,12 +68,27 @@ def data_source():
         return {"kind": "generated", "seed": data["seed"], "sizes": data["sizes"]}
     subsets = {"seed": data.get("seed", 0), "subsets": data.get("subsets", {})}
     if config.get("data_mirror"):
-        return {"kind": "mirror", "path": str(Path(config["data_mirror"]).resolve()), **subsets}
+        return {
+            "kind": "mirror",
+            "path": str(Path(config["data_mirror"]).resolve()),
+            **subsets,
+        }
     if data["source"] == "mirror":
         raise WorkflowError(
             f"scale {config['scale']!r} reads a local mirror: pass --config data_mirror=FOLDER"
         )
     return {"kind": "download", "cache": "results/downloads", **subsets}
+
+
+def data_description():
+    """How the active scale's data was obtained, for table captions."""
+    source = data_source()
+    where = {
+        "generated": "generated (smoke)",
+        "download": "official CS224N files, downloaded",
+    }
+    text = where.get(source["kind"], f"local mirror {config.get('data_mirror')}")
+    return f"{text}; {SCALE['note']}" if SCALE.get("note") else text
 
 
 def encoder_files(encoder=ENCODER):

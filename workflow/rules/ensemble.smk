@@ -1,4 +1,5 @@
 # Ensembles never retrain: majority vote (sst, para) and mean (sts) over the members' prediction files.
+# With select_top, the job keeps the best members by dev overall score and records its choice.
 
 for _tasks, _members in task_sets(ENSEMBLES).items():
 
@@ -6,11 +7,16 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
         name:
             "ensemble_" + "_".join(_tasks)
         input:
-            lambda wc: [
+            predictions=lambda wc: [
                 f"results/predictions/{m}/{t}-{s}.csv"
                 for m in config["ensembles"][wc.ensemble]["members"]
                 for t in model_tasks(config, wc.ensemble)
                 for s in PRED_SPLITS
+            ],
+            dev_metrics=lambda wc: [
+                f"results/metrics/{m}/dev.json"
+                for m in config["ensembles"][wc.ensemble]["members"]
+                if config["ensembles"][wc.ensemble].get("select_top")
             ],
         output:
             [
@@ -18,6 +24,7 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
                 for t in _tasks
                 for s in PRED_SPLITS
             ],
+            members="results/predictions/{ensemble}/members.json",
         log:
             "logs/ensemble/{ensemble}.log",
         wildcard_constraints:
@@ -26,5 +33,6 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
             ENV
         params:
             members=lambda wc: config["ensembles"][wc.ensemble]["members"],
+            select_top=lambda wc: config["ensembles"][wc.ensemble].get("select_top"),
         script:
             "../scripts/ensemble.py"

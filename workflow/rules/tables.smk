@@ -28,6 +28,6 @@ rule table:
         table=lambda wc: config["tables"][wc.table],
         scale=config["scale"],
         encoder=ENCODER,
-        data=SCALE["data"]["source"],
+        data=data_description(),
     script:
         "../scripts/table.py"
