@@ -133,3 +133,29 @@ def test_unknown_keys_anywhere_get_a_suggestion():
         with pytest.raises(ConfigError, match=re.escape(where)):
             check_unknown_keys(broken(edit), SCHEMA)
     check_unknown_keys(CONFIG, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda c: c["defaults"].update(lr=-1.0),
+            "config: defaults.lr: -1.0 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c["defaults"]["lora"].update(rank=0),
+            "config: defaults.lora.rank: 0 is less than the minimum of 1",
+        ),
+        (
+            lambda c: c["experiments"]["full-model-10-1e-05"].update(sampling="roundrobin"),
+            "sampling: 'roundrobin' is not one of",
+        ),
+    ],
+)
+def test_schema_violations_are_one_line(edit, message):
+    from pipeline.config import check_schema
+
+    with pytest.raises(ConfigError) as info:
+        check_schema(broken(edit), SCHEMA)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    check_schema(CONFIG, SCHEMA)

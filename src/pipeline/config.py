@@ -181,3 +181,14 @@ def check_unknown_keys(config: Mapping, schema: Mapping) -> None:
         allowed = _allowed(schema, top[section]["additionalProperties"])
         for name, item in (config.get(section) or {}).items():
             check_keys(f"{kind} {name!r}", item or {}, allowed)
+
+
+def check_schema(config: Mapping, schema: Mapping) -> None:
+    """The JSON-schema violation that matters most, in one line naming the key path (e.g. defaults.lr)."""
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "config.yaml"
+        raise ConfigError(f"config: {where}: {error.message}")

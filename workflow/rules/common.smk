@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from pipeline.config import (
     ConfigError,
     check_config,
+    check_schema,
     check_unknown_keys,
     known_models,
     model_tasks,
@@ -20,6 +21,7 @@ from pipeline.encoders import encoder_location, offline_kwargs
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 try:
     check_unknown_keys(config, yaml.safe_load(SCHEMA.read_text()))
+    check_schema(config, yaml.safe_load(SCHEMA.read_text()))
     validate(config, str(SCHEMA))
     check_config(config)
 except ConfigError as error:
