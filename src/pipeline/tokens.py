@@ -16,14 +16,13 @@ truncated to any experiment's ``max_length`` when the batch is built.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from pipeline.io import write_atomic
 from pipeline.tasks import get_task
 
 BATCH = 2048  # texts per call of the fast tokenizer
@@ -70,16 +69,7 @@ def build_cache(tokenizer, frame: pd.DataFrame, task_name: str) -> dict:
 
 def save_cache(cache: dict, path: str | Path) -> None:
     """Write atomically: a temporary file in the same folder, renamed when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(cache, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda tmp: torch.save(cache, tmp))
 
 
 def load_cache(path: str | Path) -> dict:

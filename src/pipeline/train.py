@@ -23,7 +23,7 @@ from safetensors.torch import load_model, save_model
 from pipeline.batching import TaskData
 from pipeline.encoders import load_encoder
 from pipeline.heads import MultitaskModel
-from pipeline.io import write_csv_atomic, write_json_atomic
+from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
 from pipeline.metrics import accuracy, overall_score, pearson
 from pipeline.predict import autocast, predict_task, to_device
 from pipeline.sampling import epoch_plan
@@ -91,15 +91,11 @@ class Checkpoints:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "state": json.dumps(state.__dict__),
         }
-        tmp = self.last.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(self.last)
+        write_atomic(self.last, lambda tmp: torch.save(payload, tmp))
 
     def save_best(self, model) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.best.with_suffix(".tmp")
-        save_model(model, str(tmp))
-        tmp.replace(self.best)
+        write_atomic(self.best, lambda tmp: save_model(model, tmp))
 
     def load(self, model, optimizer, scheduler) -> RunState | None:
         """Restore a matching checkpoint into the given objects; None when there is none to resume."""

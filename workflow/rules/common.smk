@@ -20,8 +20,9 @@ from pipeline.encoders import encoder_location, offline_kwargs
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 try:
-    check_unknown_keys(config, yaml.safe_load(SCHEMA.read_text()))
-    check_schema(config, yaml.safe_load(SCHEMA.read_text()))
+    schema = yaml.safe_load(SCHEMA.read_text())
+    check_unknown_keys(config, schema)
+    check_schema(config, schema)
     validate(config, str(SCHEMA))
     check_config(config)
 except ConfigError as error:
