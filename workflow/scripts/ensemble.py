@@ -12,12 +12,15 @@ sm = snakemake  # noqa: F821
 members = list(sm.params.members)
 record = {"candidates": members, "select_top": sm.params.select_top}
 if sm.params.select_top:
-    dev = {m: json.loads(Path(f"results/metrics/{m}/dev.json").read_text())["overall"] for m in members}
+    dev = {
+        m: json.loads(Path(path).read_text())["overall"]
+        for m, path in zip(members, sm.input.dev_metrics, strict=True)
+    }
     members = select_members(dev, sm.params.select_top)
     record["dev_overall"] = dev
     log(f"best {sm.params.select_top} of {len(dev)} by dev overall: {members}")
 record["members"] = members
-for out in sm.output[:-1]:
+for out in (path for path in sm.output if path.endswith(".csv")):
     name = Path(out).name
     task = name.rsplit("-", 1)[0]
     write_csv_atomic(ensemble_task(task, [f"results/predictions/{m}/{name}" for m in members]), out)
