@@ -169,3 +169,14 @@ def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
     assert jobs["finetune"] == len(experiments)
     assert jobs["pretrain"] == 1  # mnrladddata3, shared by the experiments that start from it
     assert "results/tokens/bert-base-uncased/sst-train.pt" in proc.stdout
+
+
+def test_report_shows_table1_and_figures_with_captions(smoke_run):
+    """`snakemake --report`: Table 1 (inline HTML and CSV) and Figures 1-4, each captioned with paper, number and
+    scale (captions are rendered from workflow/report/*.rst)."""
+    snakemake(smoke_run, "--report", "results/report.html", TABLE1, *FIGURES)
+    report = (smoke_run / "results/report.html").read_text()
+    assert "Beyond BERT, Table 1, reproduced at smoke scale." in report
+    for i in range(1, 5):
+        assert f"Beyond BERT, Figure {i}, reproduced at smoke scale." in report
+    assert "<table" in (smoke_run / "results/tables/table1.html").read_text()

@@ -157,3 +157,19 @@ def figure_inputs(wc):
         "gold": f"results/data/{fig['task']}-{split}.csv",
         "train": f"results/data/{fig['task']}-train.csv",
     }
+
+
+def table_labels(wc):
+    """The table's entry in the Snakemake report: its number in the paper and the scale."""
+    return {
+        "table": config["tables"][wc.table].get("number", wc.table),
+        "scale": config["scale"],
+    }
+
+
+def figure_labels(wc):
+    """The figure's entry in the Snakemake report: its number in the paper and the scale."""
+    return {
+        "figure": config["figures"][wc.figure].get("number", wc.figure),
+        "scale": config["scale"],
+    }

@@ -7,6 +7,7 @@ rule data:
         "results/data/{task}-{split}.csv",
     log:
         "logs/data/{task}-{split}.log",
+    localrule: True  # on a cluster, downloads run on the submit host (compute nodes may lack internet)
     conda:
         ENV
     params:

@@ -29,6 +29,7 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
             "logs/ensemble/{ensemble}.log",
         wildcard_constraints:
             ensemble=name_regex(_members),
+        localrule: True
         conda:
             ENV
         params:

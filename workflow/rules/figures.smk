@@ -9,11 +9,14 @@ rule figure:
             "results/figures/{figure}.png",
             caption="../report/figure.rst",
             category="Figures",
+            subcategory=lambda wc: config["figures"][wc.figure].get("paper", "other"),
+            labels=figure_labels,
         ),
     log:
         "logs/figures/{figure}.log",
     wildcard_constraints:
         figure=name_regex(config["figures"]),
+    localrule: True
     conda:
         ENV
     params:

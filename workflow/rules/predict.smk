@@ -44,6 +44,7 @@ rule random_baseline:
         "results/predictions/random/{task}-{split}.csv",
     log:
         "logs/random_baseline/{task}-{split}.log",
+    localrule: True
     conda:
         ENV
     params:
@@ -61,6 +62,7 @@ rule metrics:
         "logs/metrics/{model}-{split}.log",
     wildcard_constraints:
         split="dev|test",
+    localrule: True
     conda:
         ENV
     script:

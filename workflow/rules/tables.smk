@@ -15,13 +15,23 @@ rule table:
         csv=report(
             "results/tables/{table}.csv",
             caption="../report/table.rst",
-            category="Tables",
+            category="Table data (CSV)",
+            subcategory=lambda wc: config["tables"][wc.table].get("paper", "other"),
+            labels=table_labels,
         ),
         md="results/tables/{table}.md",
+        html=report(
+            "results/tables/{table}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            subcategory=lambda wc: config["tables"][wc.table].get("paper", "other"),
+            labels=table_labels,
+        ),
     log:
         "logs/tables/{table}.log",
     wildcard_constraints:
         table=name_regex(config["tables"]),
+    localrule: True
     conda:
         ENV
     params:

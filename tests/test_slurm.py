@@ -1,0 +1,228 @@
+"""The SLURM profile (profiles/slurm): what a paper-scale run would ask of the cluster (a dry run, no SLURM
+needed), and a real smoke-scale run on a toy single-node SLURM cluster with one fake GPU
+(tests/slurm/toy_cluster.sh: Debian's slurm-wlm and munge on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY_CLUSTER = ROOT / "tests" / "slurm" / "toy_cluster.sh"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TABLE1 = "results/tables/table1.csv"
+# Set by .ci/run: there the real-SLURM test must run, not skip.
+REQUIRE = os.environ.get("REQUIRE_SLURM_TEST") == "1"
+
+
+def is_gpu_rule(rule: str) -> bool:
+    return rule in ("pretrain", "finetune") or rule.startswith("predict_")
+
+
+def is_local_rule(rule: str) -> bool:
+    return rule in ("data", "random_baseline", "metrics", "table", "figure") or rule.startswith("ensemble_")
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in ("Snakefile", "config.yaml", "environment.yml"):
+        shutil.copy(ROOT / name, dest / name)
+    for name in ("workflow", "profiles"):
+        shutil.copytree(ROOT / name, dest / name)
+    return dest
+
+
+def planned_resources(text: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of each job a dry run lists."""
+    jobs = []
+    for match in re.finditer(r"^(?:local)?rule (\S+):\n(.*?)(?=^\[|\Z)", text, re.M | re.S):
+        line = re.search(r"^\s+resources: (.*)$", match.group(2), re.M)
+        resources = dict(item.split("=", 1) for item in line.group(1).split(", ")) if line else {}
+        jobs.append((match.group(1), resources))
+    return jobs
+
+
+def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
+    """Table 2 at paper scale through the SLURM profile: GPU rules ask for one GPU and hours, others none."""
+    workdir = copy_workflow(tmp_path)
+    proc = subprocess.run(
+        [
+            *SNAKEMAKE,
+            "--profile",
+            "profiles/slurm",
+            "-n",
+            "results/tables/table2.csv",
+            "--config",
+            "scale=paper",
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_resources(proc.stdout)
+    rules = {rule for rule, _ in jobs}
+    assert {"finetune", "pretrain", "predict_sst_para_sts", "tokens", "metrics", "table"} <= rules
+    for rule, resources in jobs:
+        assert (resources.get("gpu") == "1") == is_gpu_rule(rule), (rule, resources)
+        assert int(resources["runtime"]) > 0 and int(resources["mem_mb"]) > 0, (rule, resources)
+        if rule == "finetune":
+            assert int(resources["runtime"]) >= 8 * 60  # paper-scale fine-tuning takes hours
+    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["slurm-logdir"] == "logs/slurm"
+    assert profile["rerun-incomplete"] is True and profile["retries"] >= 1
+    assert "gpu" not in profile["default-resources"]
+
+
+def skip_reason() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "the toy SLURM cluster needs Linux"
+    if os.geteuid() != 0:
+        return "the toy SLURM cluster runs munged, slurmctld and slurmd as root"
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return 'the SLURM executor plugin is not installed (pip install -e ".[slurm]")'
+    installed = all(shutil.which(cmd) for cmd in ("sbatch", "slurmctld", "slurmd", "munged"))
+    if not installed and not shutil.which("apt-get"):
+        return "SLURM and munge are not installed and there is no apt-get to install them"
+    return None
+
+
+@pytest.fixture(scope="module")
+def toy_cluster():
+    """A running toy cluster: yields the environment that points SLURM's commands at it; stops exactly its
+    daemons afterwards (and checks that they are gone)."""
+    reason = skip_reason()
+    if reason:
+        if REQUIRE:
+            pytest.fail(f"REQUIRE_SLURM_TEST=1 but: {reason}")
+        pytest.skip(reason)
+    install = subprocess.run([str(TOY_CLUSTER), "install"], capture_output=True, text=True, timeout=600)
+    if install.returncode != 0:
+        message = f"could not install SLURM: {install.stderr[-2000:]}"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+    # A short path: munged's socket lives under it (unix socket paths are limited to 108 bytes).
+    folder = Path(tempfile.mkdtemp(prefix="toy-slurm-", dir="/tmp"))
+    start = subprocess.run(
+        [str(TOY_CLUSTER), "start", str(folder)], capture_output=True, text=True, timeout=120
+    )
+    assert start.returncode == 0, start.stdout + start.stderr
+    pids = [int(p) for p in re.findall(r"(?:munged|slurmctld|slurmd) (\d+)", start.stdout)]
+    assert len(pids) == 3, start.stdout
+    env = {
+        **os.environ,
+        "SLURM_CONF": str(folder / "etc" / "slurm.conf"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "OMP_NUM_THREADS": "1",
+    }
+    try:
+        yield env
+    finally:
+        stop = subprocess.run(
+            [str(TOY_CLUSTER), "stop", str(folder)], capture_output=True, text=True, timeout=120
+        )
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()], (
+            "a toy SLURM daemon is still running"
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def slurm_jobs(env: dict) -> pd.DataFrame:
+    """SLURM's own record of every job of the toy cluster (kept for MinJobAge = 1 h after the job ended)."""
+    out = subprocess.run(
+        ["scontrol", "-o", "show", "job"], env=env, capture_output=True, text=True, check=True
+    )
+    rows = []
+    for line in out.stdout.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        rows.append(
+            {
+                "id": int(fields["JobId"]),
+                "rule": re.sub(r"^rule_(.+?)(_wildcards_.*)?$", r"\1", fields["Comment"]),
+                "state": fields["JobState"],
+                "gpus": fields.get("TresPerJob", ""),
+                "start": datetime.fromisoformat(fields["StartTime"]),
+                "end": datetime.fromisoformat(fields["EndTime"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
+    """Smoke-scale Table 1 submitted through --profile profiles/slurm: GPU jobs go through sbatch asking for a
+    GPU and never overlap (the node's CPUs and memory would let two run at once; its single GPU does not)."""
+    workdir = copy_workflow(tmp_path)
+    started = time.monotonic()
+    run = functools.partial(subprocess.run, cwd=workdir, env=toy_cluster, capture_output=True, text=True)
+    try:
+        proc = run(
+            [
+                *SNAKEMAKE,
+                TABLE1,
+                "--profile",
+                "profiles/slurm",
+                "--config",
+                "scale=smoke",
+                # The toy cluster has no slurmdbd: job states from squeue (MinJobAge is 1 h there), polled often.
+                "--slurm-status-command",
+                "squeue",
+                "--slurm-init-seconds-before-status-checks",
+                "5",
+                "--retries",
+                "0",  # fail fast here; the profile's retries are for pre-emption and time limits
+                "--verbose",  # logs each sbatch call
+            ],
+            timeout=1800,
+        )
+    except subprocess.TimeoutExpired as error:
+        queue = run(["squeue", "--states=all", "-o", "%i %k %T %S %e"]).stdout
+        stderr = (
+            (error.stderr or b"").decode(errors="replace")
+            if isinstance(error.stderr, bytes)
+            else error.stderr
+        )
+        pytest.fail(f"the SLURM run timed out; SLURM's queue:\n{queue}\nSnakemake:\n{(stderr or '')[-6000:]}")
+    wall = time.monotonic() - started
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-8000:]}"
+    table = pd.read_csv(workdir / TABLE1)
+    assert set(table["scale"]) == {"smoke"} and len(table) > 1
+
+    # What the plugin submitted: one sbatch per non-local job, --gpus=1 exactly on the GPU rules.
+    calls = re.findall(r"sbatch call: (sbatch .*)", proc.stderr)
+    submitted = [(re.search(r"--comment '?rule_(.+?)(?:_wildcards_|'|\s)", c).group(1), c) for c in calls]
+    finetune_calls = [c for rule, c in submitted if rule == "finetune"]
+    assert finetune_calls, proc.stderr[-3000:]
+    for rule, call in submitted:
+        assert ("--gpus=1" in call) == is_gpu_rule(rule), call
+        assert not is_local_rule(rule), f"local rule {rule} was submitted: {call}"
+    # SLURM's record agrees: every job completed, the GPU rules' jobs (and only they) hold gres:gpu:1.
+    jobs = slurm_jobs(toy_cluster)
+    assert len(jobs) == len(calls) and set(jobs["state"]) == {"COMPLETED"}, jobs
+    assert ((jobs["gpus"] == "gres:gpu:1") == jobs["rule"].map(is_gpu_rule)).all(), jobs
+    assert (jobs["rule"] == "finetune").sum() == len(finetune_calls)
+    gpu_jobs = jobs[jobs["gpus"] != ""].sort_values("start")
+    assert len(gpu_jobs) >= 2
+    for before, after in zip(gpu_jobs.itertuples(), gpu_jobs.iloc[1:].itertuples(), strict=False):
+        assert after.start >= before.end, f"GPU jobs {before.id} and {after.id} overlap"
+    # The profile's log folder holds SLURM's output of each job.
+    assert list((workdir / "logs/slurm/rule_finetune").rglob("*.log"))
+    busy = (jobs["end"] - jobs["start"]).dt.total_seconds()
+    print(
+        f"\nSLURM smoke run: {wall:.0f} s wall, {len(jobs)} SLURM jobs running {busy.sum():.0f} s in all, "
+        f"GPU jobs {busy[jobs['gpus'] != ''].sum():.0f} s; a fine-tuning job: {finetune_calls[0]}"
+    )
