@@ -91,7 +91,15 @@ class MultitaskModel(nn.Module):
         """Logits [B, C] for multi-class tasks, one logit [B] for paraphrase, a similarity [B] for STS."""
         if not get_task(task).pair:
             return self.heads[task](self.embed(batch["inputs"]))
-        features, e1, e2 = self._pair(batch)
+        return self.pair_output(task, *self._pair(batch))
+
+    def pair_output(
+        self, task: str, features: torch.Tensor | None, e1: torch.Tensor | None, e2: torch.Tensor | None
+    ) -> torch.Tensor:
+        """A pair task's output from the combined features and the two sentence embeddings (Siamese) or the
+        cross-encoder's features; ``features`` None: combined here (prediction embeds each side apart)."""
+        if features is None:
+            features = e1 + e2 if self.pair_mode == "sum" else torch.cat([e1, e2], -1)
         if task == "sts" and self.sts_head == "cosine":
             out = cosine_similarity_score(e1, e2)
         else:
@@ -111,7 +119,11 @@ class MultitaskModel(nn.Module):
     @torch.no_grad()
     def predict(self, task: str, batch: dict) -> torch.Tensor:
         """Predicted class ids (classification) or similarity scores (STS)."""
-        out = self(task, batch).float()
+        return self.decision(task, self(task, batch).float())
+
+    @staticmethod
+    def decision(task: str, out: torch.Tensor) -> torch.Tensor:
+        """Class ids (classification) or scores (STS) from a task's outputs."""
         if task == "para":
             return (out > 0).long()
         if task == "sts":

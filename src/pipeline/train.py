@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_model, save_model
 
-from pipeline.batching import TaskData
+from pipeline.batching import TaskData, bucket_by_length
 from pipeline.encoders import load_encoder
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
@@ -61,6 +61,39 @@ def evaluate(model: MultitaskModel, dev: dict[str, TaskData], settings: dict, de
 def linear_schedule(total_steps: int):
     """Learning-rate factor of a linear decay from 1 to 0 over ``total_steps`` (a pure function)."""
     return lambda step: max(0.0, 1.0 - step / max(1, total_steps))
+
+
+def make_optimizer(model: torch.nn.Module, settings: dict) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters, fused (one kernel for all of them, on CPU as on CUDA)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(
+        params,
+        lr=settings["lr"],
+        weight_decay=settings["weight_decay"],
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        fused=True,
+    )
+
+
+def training_plan(train_data: dict[str, TaskData], settings: dict, epoch: int, plan_args: dict) -> list:
+    """(task, example indices) of every step of ``epoch``: the sampling plan, with each task's examples
+    grouped by length within windows of ``bucket_batches`` batches (a function of seed and epoch only)."""
+    plan = epoch_plan(epoch=epoch, **plan_args)
+    lengths = {task: data.length_tensor() for task, data in train_data.items()}
+    generator = torch.Generator().manual_seed(settings["seed"] * 1_000_003 + epoch * 1009 + 17)
+    return bucket_by_length(plan, lengths, settings.get("bucket_batches") or 0, generator)
+
+
+def train_step(model, optimizer, scheduler, task: str, batch: dict, device: torch.device) -> torch.Tensor:
+    """One update on one batch already on ``device``; returns the (detached) loss without syncing."""
+    with autocast(device):
+        loss = model.loss(task, batch)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
 
 
 @dataclass
@@ -143,15 +176,7 @@ def train(
         torch.cuda.reset_peak_memory_stats(device)
     model = build_model(settings, encoder_location, **(load_kwargs or {})).to(device)
     trainable, total = count_parameters(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        params,
-        lr=settings["lr"],
-        weight_decay=settings["weight_decay"],
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        fused=device.type == "cuda",
-    )
+    optimizer = make_optimizer(model, settings)
     sizes = {t: len(d) for t, d in train_data.items()}
     plan_args = dict(
         method=settings["sampling"],
@@ -178,15 +203,9 @@ def train(
         t0 = time.perf_counter()
         model.train()
         losses: list[torch.Tensor] = []
-        for task, index in epoch_plan(epoch=epoch, **plan_args):
+        for task, index in training_plan(train_data, settings, epoch, plan_args):
             batch = to_device(train_data[task].batch(index, settings["max_length"], pair_input), device)
-            with autocast(device):
-                loss = model.loss(task, batch)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.detach())
+            losses.append(train_step(model, optimizer, scheduler, task, batch, device))
         train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
         scores = evaluate(model, dev_data, settings, device)
         seconds = time.perf_counter() - t0
