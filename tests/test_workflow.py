@@ -169,3 +169,29 @@ def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
     assert jobs["finetune"] == len(experiments)
     assert jobs["pretrain"] == 1  # mnrladddata3, shared by the experiments that start from it
     assert "results/tokens/bert-base-uncased/sst-train.pt" in proc.stdout
+
+
+def test_methods_table_cells_are_the_runs_measurements(smoke_run):
+    """The second study's Table 5 (Siamese vs cross-encoder) and the paraphrase confusion counts, at smoke
+    scale: each time and memory cell equals what the benchmark file and run.json of that run recorded."""
+    table5 = "results/tables/methods_table5.csv"
+    confusion = "results/tables/methods_paraphrase_confusion.csv"
+    snakemake(smoke_run, table5, confusion)
+    table = pd.read_csv(smoke_run / table5)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert table["row"].tolist() == [r["label"] for r in config["methods_tables"]["methods_table5"]["rows"]]
+    for rec in table.itertuples():
+        bench = pd.read_csv(smoke_run / f"results/benchmarks/finetune/{rec.model}.tsv", sep="\t")
+        assert rec.time_s == round(float(bench["s"].iloc[-1]), 1) and rec.time_s > 0
+        history = pd.read_csv(smoke_run / f"results/models/{rec.model}/history.csv")
+        metric = {"para": "para_acc", "sts": "sts_corr"}[rec.task]
+        assert rec.train in history[f"train_{metric}"].round(4).tolist()
+        metrics = yaml.safe_load((smoke_run / f"results/metrics/{rec.model}/dev.json").read_text())
+        assert rec.dev == round(metrics["scores"][metric], 4)
+        assert rec.time_s_paper > 1000  # the paper's "18m 39s" etc. in seconds
+    assert set(table["architecture"]) == {"Siamese", "Concatenation"}
+    caption = (smoke_run / "results/tables/methods_table5.md").read_text().splitlines()[0]
+    assert "smoke scale" in caption and "Hardware: CPU" in caption
+    counts = pd.read_csv(smoke_run / confusion).set_index("row")
+    dev = pd.read_csv(smoke_run / "results/data/para-dev.csv")
+    assert counts["count"].sum() == len(dev) and counts["count_paper"].sum() == 40429

@@ -189,10 +189,13 @@ def train(
             losses.append(loss.detach())
         train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
         scores = evaluate(model, dev_data, settings, device)
+        row = {"epoch": epoch, "train_loss": train_loss, **scores}
+        if settings.get("train_score"):  # the task metric on the training set (the second study's tables)
+            row.update({f"train_{k}": v for k, v in evaluate(model, train_data, settings, device).items()})
         seconds = time.perf_counter() - t0
         state.train_seconds += seconds
         state.epoch = epoch
-        state.history.append({"epoch": epoch, "train_loss": train_loss, **scores, "epoch_seconds": seconds})
+        state.history.append({**row, "epoch_seconds": seconds})
         log(f"epoch {epoch}/{settings['epochs']}: loss {train_loss:.4f} " + json.dumps(scores))
         if scores["overall"] is not None and scores["overall"] > state.best_overall:
             state.best_overall, state.best_epoch = scores["overall"], epoch
@@ -209,6 +212,7 @@ def train(
         "settings": settings,
         "fingerprint": checkpoints.fingerprint,
         "device": str(device),
+        "hardware": hardware(device),
         "threads": torch.get_num_threads(),
         "wall_seconds": time.perf_counter() - started,
         "train_seconds": state.train_seconds,
@@ -231,6 +235,23 @@ def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwa
     model = build_model(settings, encoder_location, **load_kwargs)
     load_model(model, weights)
     return model
+
+
+def hardware(device: torch.device) -> str:
+    """What the run was measured on, for table captions: the GPU's name, or the CPU model and thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {model}, {torch.get_num_threads()} threads"
 
 
 def versions() -> dict[str, str]:
