@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pipeline.tasks import TASKS
 
 BUILTIN_MODELS = ("random",)  # the random baseline: predictions drawn with a fixed seed, no training
+RANDOM_BASELINE_SEED = 0
 
 
 class ConfigError(ValueError):
@@ -114,6 +115,20 @@ def model_tasks(config: Mapping, model: str) -> list[str]:
         return model_tasks(config, config["ensembles"][model]["members"][0])
     if model in BUILTIN_MODELS:
         return ["sst", "para", "sts"]
+    raise ConfigError(f"config: unknown model {model!r}")
+
+
+def model_settings(config: Mapping, model: str) -> dict:
+    """What produced a model's predictions: an experiment's resolved settings, an ensemble's members' (and
+    its selection rule), or the random baseline's seed; recorded beside its metrics."""
+    if model in config["experiments"]:
+        return resolve_experiment(config, model)
+    if model in config["ensembles"]:
+        ensemble = config["ensembles"][model]
+        members = {m: resolve_experiment(config, m) for m in ensemble["members"]}
+        return {"members": members, "select_top": ensemble.get("select_top")}
+    if model in BUILTIN_MODELS:
+        return {"seed": RANDOM_BASELINE_SEED}
     raise ConfigError(f"config: unknown model {model!r}")
 
 

@@ -8,10 +8,12 @@ from snakemake.exceptions import WorkflowError
 
 from pipeline.config import (
     ConfigError,
+    RANDOM_BASELINE_SEED,
     check_config,
     check_schema,
     check_unknown_keys,
     known_models,
+    model_settings,
     model_tasks,
     resolve_experiment,
     resolve_pretrain,
