@@ -3,7 +3,9 @@
 Pairs of similar sentences: paraphrase training pairs labelled 1, plus (``adddata``) STS training pairs with
 similarity >= ``sts_min``. In each batch of K pairs, the other K - 1 positives serve as negatives
 (:func:`pipeline.losses.mnrl_loss`). The result is an encoder folder (weights + tokenizer) that fine-tuning
-loads instead of the base encoder. A per-epoch checkpoint lets a killed job resume.
+loads instead of the base encoder. Checkpoints at every epoch end and every ``checkpoint_every_steps``
+optimiser steps (the batch order of an epoch depends only on (seed, epoch)) let a killed job resume where it
+was and end with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ from pipeline.heads import MultitaskModel
 from pipeline.io import write_json_atomic
 from pipeline.losses import mnrl_loss
 from pipeline.predict import autocast, embed_sentences
-from pipeline.train import Checkpoints, RunState, fingerprint, peak_memory, versions
+from pipeline.train import (
+    CHECKPOINT_EVERY_STEPS,
+    Checkpoints,
+    RunState,
+    checkpoint_due,
+    fingerprint,
+    peak_memory,
+    resume_message,
+    save_mid_epoch,
+    start_epoch,
+    versions,
+)
 
 
 def positive_pairs(data: dict[str, TaskData], sts_min: float) -> TaskData:
@@ -90,6 +103,7 @@ def pretrain(
     device: torch.device,
     log=print,
     load_kwargs: dict | None = None,
+    checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS,
 ) -> dict:
     started = time.perf_counter()
     torch.manual_seed(settings["seed"])
@@ -103,18 +117,26 @@ def pretrain(
     optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     checkpoints = Checkpoints(checkpoint_dir, fingerprint(settings))
-    state = checkpoints.load(embedder, optimizer, scheduler) or RunState()
+    state = checkpoints.load(embedder, optimizer, scheduler)
+    if state is None:
+        state = RunState()
+    else:
+        state.resumed_from, state.resumed_at_step = state.epoch, state.step
+        log(resume_message(state, checkpoints.last))
     for epoch in range(state.epoch + 1, settings["epochs"] + 1):
         t0 = time.perf_counter()
         order = torch.randperm(
             len(pairs), generator=torch.Generator().manual_seed(settings["seed"] * 1000 + epoch)
         )
-        losses = []
-        for index in order.split(settings["batch_size"]):
-            if len(index) < 2:
-                continue  # one pair has no in-batch negative
-            losses.append(mnrl_step(embedder, optimizer, pairs, index, settings, device))
-        seconds = time.perf_counter() - t0
+        plan = order.split(settings["batch_size"])
+        done, losses, before = start_epoch(state, device)
+        for step, index in enumerate(plan[done:], start=done + 1):
+            if len(index) >= 2:  # a single pair has no in-batch negative
+                losses.append(mnrl_step(embedder, optimizer, pairs, index, settings, device))
+            if checkpoint_due(step, checkpoint_every_steps, len(plan)):
+                seconds = before + time.perf_counter() - t0
+                save_mid_epoch(checkpoints, embedder, optimizer, scheduler, state, step, losses, seconds, log)
+        seconds = before + time.perf_counter() - t0
         mean_loss = float(torch.stack(losses).mean())
         state.epoch, state.train_seconds = epoch, state.train_seconds + seconds
         state.history.append({"epoch": epoch, "mnrl_loss": mean_loss, "epoch_seconds": seconds})
@@ -138,6 +160,9 @@ def pretrain(
                 "peak_memory_bytes": memory,
                 "peak_memory_kind": memory_kind,
                 "device": str(device),
+                "resumed_after_epoch": state.resumed_from,
+                "resumed_at_step": state.resumed_at_step,
+                "checkpoint_every_steps": checkpoint_every_steps,
                 "versions": versions(),
             },
             tmp / "run.json",

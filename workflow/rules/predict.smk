@@ -47,7 +47,7 @@ rule random_baseline:
     conda:
         ENV
     params:
-        seed=0,
+        seed=RANDOM_BASELINE_SEED,
     script:
         "../scripts/random_baseline.py"
 
@@ -63,5 +63,7 @@ rule metrics:
         split="dev|test",
     conda:
         ENV
+    params:
+        settings=lambda wc: model_settings(config, wc.model),
     script:
         "../scripts/metrics.py"
