@@ -209,3 +209,80 @@ def test_lengths_and_subset(task_data) -> None:
     assert data.subset(30, seed=2).ids != sub.ids
     assert data.subset(None, seed=1) is data and data.subset(10_000, seed=1) is data
     assert data.labelled
+
+
+def test_truncate_pair_lengths_match_the_loop() -> None:
+    """The vectorised longest-first rule equals cutting one token at a time, on every small case."""
+    from pipeline.batching import truncate_pair_lengths
+
+    def loop(n: int, m: int, budget: int) -> tuple[int, int]:
+        first_longer = n > m
+        while n + m > budget:
+            if n > m or (n == m and not first_longer):
+                n -= 1
+            else:
+                m -= 1
+        return n, m
+
+    cases = [(n, m) for n in range(12) for m in range(12)]
+    n, m = torch.tensor([c[0] for c in cases]), torch.tensor([c[1] for c in cases])
+    for budget in range(0, 25):
+        got_n, got_m = truncate_pair_lengths(n, m, budget)
+        assert list(zip(got_n.tolist(), got_m.tolist(), strict=True)) == [
+            loop(a, b, budget) for a, b in cases
+        ]
+
+
+def test_batches_equal_per_example_construction(task_data) -> None:
+    """Tensor-indexed batches equal batches built one example at a time from the sentences."""
+    data = task_data["train"]["para"]
+    index = [5, 0, 33, 7]
+    for max_length in (8, 64):
+        batch = data.batch(index, max_length)
+        for key, text in (("inputs1", data.text1), ("inputs2", data.text2)):
+            ids = batch[key]["input_ids"]
+            for row, i in enumerate(index):
+                body = text[i][: max_length - 2].tolist()
+                expected = [data.cls_id, *body, data.sep_id]
+                assert ids[row, : len(expected)].tolist() == expected
+                assert (ids[row, len(expected) :] == data.pad_id).all()
+                assert batch[key]["attention_mask"][row].sum() == len(expected)
+
+
+def test_bucket_by_length_keeps_tasks_and_examples(task_data) -> None:
+    from pipeline.batching import bucket_by_length
+    from pipeline.sampling import epoch_plan
+
+    train = task_data["train"]
+    sizes = {t: len(d) for t, d in train.items()}
+    plan = epoch_plan("round-robin-cycle", sizes, batch_size=8, epoch=1, epochs=1, seed=0)
+    lengths = {t: d.length_tensor() for t, d in train.items()}
+    bucketed = bucket_by_length(plan, lengths, 4, torch.Generator().manual_seed(0))
+    again = bucket_by_length(plan, lengths, 4, torch.Generator().manual_seed(0))
+    assert [t for t, _ in bucketed] == [t for t, _ in plan]  # the same task at every step
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(bucketed, again, strict=True))  # deterministic
+    for task in train:
+        steps = [s for s, (t, _) in enumerate(plan) if t == task]
+        for start in range(0, len(steps), 4):
+            window = steps[start : start + 4]
+            before = torch.cat([plan[s][1] for s in window]).sort().values
+            after = torch.cat([bucketed[s][1] for s in window]).sort().values
+            assert torch.equal(before, after)  # the same examples within each window
+
+    def padding(p) -> int:
+        return sum(int(lengths[t][i].max()) * len(i) - int(lengths[t][i].sum()) for t, i in p)
+
+    assert padding(bucketed) < padding(plan)
+    assert bucket_by_length(plan, lengths, 1, torch.Generator()) is plan
+
+
+def test_ragged_concat_and_take(task_data) -> None:
+    from pipeline.batching import Ragged
+
+    data = task_data["dev"]["sts"]
+    both = Ragged.concat(data.text1, data.text2)
+    assert len(both) == 2 * len(data)
+    assert torch.equal(both[len(data) + 3], data.text2[3]) and torch.equal(both[2], data.text1[2])
+    shared = Ragged.concat(data.text1.take(torch.tensor([4, 1])), data.text1.take(torch.tensor([0])))
+    assert shared.flat is data.text1.flat
+    assert [s.tolist() for s in shared] == [data.text1[i].tolist() for i in (4, 1, 0)]

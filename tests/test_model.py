@@ -457,3 +457,34 @@ def test_same_seed_same_predictions_other_seed_differs(runs) -> None:
     # c started next to another run's checkpoint: a different fingerprint is not resumed
     assert not any("resuming" in line for line in c["logs"])
     assert c["info"]["resumed_after_epoch"] is None
+
+
+def test_siamese_prediction_embeds_each_side_apart(make_settings, encoder_dir, task_data) -> None:
+    """Prediction of Siamese pair tasks (each side in its own length-sorted batches) equals the per-pair
+    batches of training."""
+    for pair_mode, sts_head in (("sum", "linear"), ("concat", "cosine")):
+        settings = make_settings(pair_mode=pair_mode, sts_head=sts_head, dropout=0.0)
+        model = build_model(settings, encoder_dir, **LOAD).eval()
+        for task in ("para", "sts"):
+            data = task_data["dev"][task]
+            fast = predict_task(model, data, settings["max_length"], 7, CPU)
+            with torch.no_grad():
+                slow = model.predict(task, data.batch(list(range(len(data))), settings["max_length"])).numpy()
+            assert np.allclose(fast, slow, atol=1e-5), (pair_mode, task)
+
+
+def test_mnrl_step_embeds_as_one_padded_batch(make_settings, encoder_dir, task_data) -> None:
+    """MNRL's length-sorted chunks give the embeddings of plain padded batches."""
+    from pipeline.batching import Ragged
+    from pipeline.predict import embed_sentences
+    from pipeline.pretrain import positive_pairs
+
+    pairs = positive_pairs({"para": task_data["train"]["para"], "sts": task_data["train"]["sts"]}, 4.0)
+    model = build_model(make_settings(pooling="mean"), encoder_dir, **LOAD).eval()
+    rows = torch.arange(min(12, len(pairs)))
+    sentences = Ragged.concat(pairs.text1.take(rows), pairs.text2.take(rows))
+    with torch.no_grad():
+        chunked = embed_sentences(model, pairs, sentences, 32, 3, CPU)
+        batch = pairs.batch(rows, 32)
+        whole = torch.cat([model.embed(batch["inputs1"]), model.embed(batch["inputs2"])])
+    assert torch.allclose(chunked, whole, atol=1e-5)

@@ -195,7 +195,7 @@ def test_student_file(tmp_path: Path) -> None:
 
 def _normalised(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "norm.csv"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text.encode("utf-8", errors="surrogateescape"))  # a lone \udce9 is the byte 0xe9
     return path
 
 
@@ -218,6 +218,10 @@ BROKEN_NORMALISED = [
     ("id,sentence,label\na,good,1\na,bad,0\n", "sst", ["row 2", "duplicate id 'a'", "row 1"]),
     ("id,sentence,label\na,good,1\nb,bad,\n", "sst", ["row 2", "label is empty"]),
     ("id,sentence1,sentence2,label\na,x,y,-0.5\n", "sts", ["row 1", "out of range"]),
+    ("id,sentence,label\na,good,four\n", "sst", ["row 1", "'four'", "not a number"]),
+    ("a,good,1\nb,bad,0\n", "sst", ["header", "unexpected header ['a', 'good', '1']"]),
+    ("id,sentence1,sentence2,label\na,x,y,1\nb,x, ,2\n", "sts", ["row 2", "empty sentence2"]),
+    ("id,sentence,label\na,good,1\nb,caf\udce9,2\n", "sst", ["row 2", "invalid UTF-8", "byte offset 32"]),
 ]
 
 

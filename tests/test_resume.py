@@ -1,73 +1,142 @@
-"""A fine-tuning job killed with SIGKILL resumes from its last checkpoint and ends where an uninterrupted
-run ends: the same predictions, byte for byte."""
+"""Killed jobs resume where their last checkpoint was taken and end as an uninterrupted run ends.
+
+End to end: a fine-tuning job and an MNRL pre-training job are each killed with SIGKILL (Snakemake and the
+job's process group) in the middle of an epoch, between two mid-epoch checkpoints; ``--rerun-incomplete``
+continues from the last checkpoint, and the results equal those of an uninterrupted run, byte for byte.
+In process: the same for ``train()`` and ``pretrain()`` stopped right after a given checkpoint."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
+import torch
 import yaml
 from test_workflow import SNAKEMAKE, copy_workflow
 
-EXPERIMENT = "full-model-concatembed-60-1e-05"
+EXPERIMENT = "full-model-concatembed-60-1e-05"  # 3 epochs of 96 steps at smoke scale
 TARGETS = [f"results/predictions/{EXPERIMENT}/{t}-dev.csv" for t in ("sst", "para", "sts")]
+PRETRAIN = "mnrl1"  # made 5 epochs of 17 steps at smoke scale (0.1 s each)
+PRETRAINED = f"results/pretrained/{PRETRAIN}"
+UPSTREAM = ("results/data", "results/encoders", "results/tokens")
 
 
-def long_run_workdir(path: Path) -> Path:
-    """The workflow with one experiment made long enough (10 epochs at smoke scale) to be killed mid-run."""
-    path.mkdir(parents=True)
+def command(targets: list[str], *extra: str, every: int | None = None) -> list[str]:
+    config = ["scale=smoke"] + ([f"checkpoint_every_steps={every}"] if every is not None else [])
+    # mtime only: the upstream files copied from the reference have no provenance records here. One thread a
+    # job: two OpenMP threads spin-wait on 2 cores another process keeps busy (10x slower steps).
+    fixed = ["--cores", "2", "--resources", "gpu=1", "--rerun-triggers", "mtime", "--set-threads"]
+    fixed += ["finetune=1", "pretrain=1", "predict_sst_para_sts=1"]
+    return [*SNAKEMAKE, *targets, *fixed, *extra, "--config", *config]
+
+
+def run(workdir: Path, targets: list[str], *extra: str, every: int | None = None) -> None:
+    proc = subprocess.run(
+        command(targets, *extra, every=every), cwd=workdir, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+def kill_when_logged(workdir: Path, targets: list[str], log: Path, line: str, every: int) -> None:
+    """Start Snakemake, wait until the job's log shows ``line``, let it train a little further, SIGKILL."""
+    proc = subprocess.Popen(
+        command(targets, every=every),
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if log.exists() and line in log.read_text():
+            break
+        time.sleep(0.02)
+    time.sleep(0.05)  # a few steps past that checkpoint: work the kill throws away
+    assert proc.poll() is None, "the job finished (or failed) before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and the job, mid-epoch
+    proc.wait(timeout=30)
+
+
+def workflow_copy(path: Path) -> Path:
     workdir = copy_workflow(path)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config["experiments"][EXPERIMENT]["epochs"] = 200  # x 0.05 at smoke scale
+    config["pretrains"][PRETRAIN]["epochs"] = 100  # x 0.05 at smoke scale
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return workdir
 
 
-def command(*extra: str) -> list[str]:
-    return [*SNAKEMAKE, *TARGETS, "--cores", "2", "--resources", "gpu=1", *extra, "--config", "scale=smoke"]
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """Both jobs uninterrupted, with the default checkpoint interval (no mid-epoch checkpoint at smoke)."""
+    workdir = workflow_copy(tmp_path_factory.mktemp("reference"))
+    run(workdir, [*TARGETS, PRETRAINED])
+    return workdir
 
 
-def run(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(command(*extra), cwd=workdir, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return proc
+def fresh_copy(reference: Path, path: Path) -> Path:
+    """The workflow with the reference's data, encoder and token files (mtimes kept: nothing reruns)."""
+    workdir = workflow_copy(path)
+    for folder in UPSTREAM:
+        shutil.copytree(reference / folder, workdir / folder)
+    return workdir
 
 
-def test_killed_finetune_job_resumes_and_matches_uninterrupted_run(tmp_path):
-    reference = long_run_workdir(tmp_path / "reference")
-    run(reference)
+def resumed_from(log: Path) -> tuple[int, int]:
+    text = log.read_text()
+    assert "resuming after epoch" in text, text
+    words = text.split("resuming after epoch ")[1].split()
+    return int(words[0]), int(words[2]) if words[1] == "and" else 0
 
-    killed = long_run_workdir(tmp_path / "killed")
-    checkpoint = killed / "results" / "checkpoints" / EXPERIMENT / "last.pt"
-    proc = subprocess.Popen(
-        command(), cwd=killed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # into the next epoch
-    assert proc.poll() is None, "the job finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)  # snakemake and the training job, mid-epoch
-    proc.wait(timeout=30)
-    assert checkpoint.exists()
+
+def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(reference, tmp_path):
+    killed = fresh_copy(reference, tmp_path)
+    log = killed / "logs" / "finetune" / f"{EXPERIMENT}.log"
+    folder = killed / "results" / "checkpoints" / EXPERIMENT
+    kill_when_logged(killed, TARGETS, log, "checkpoint: epoch 2 step 30", every=10)
     assert not (killed / "results" / "models" / EXPERIMENT / "run.json").exists()
+    kept = {p.name for p in folder.iterdir() if not p.name.endswith(".tmp")}
+    assert kept == {"last.pt", "best.safetensors"}  # the latest state and the best weights, no more
 
-    run(killed, "--unlock")
-    run(killed, "--rerun-incomplete")
-    log = (killed / "logs" / "finetune" / f"{EXPERIMENT}.log").read_text()
-    assert "resuming after epoch" in log, log
-    resumed_after = int(log.split("resuming after epoch ")[1].split()[0])
-    assert 1 <= resumed_after < 10
+    run(killed, TARGETS, "--unlock")
+    run(killed, TARGETS, "--rerun-incomplete", every=10)
+    epoch, step = resumed_from(log)
+    assert epoch == 1 and 30 <= step < 96, (epoch, step)  # in epoch 2, past its start
+    assert "epoch 1/3" not in log.read_text()  # epoch 1 is not trained again
 
     for target in TARGETS:
         assert (killed / target).read_bytes() == (reference / target).read_bytes(), target
+    model = f"results/models/{EXPERIMENT}/model.safetensors"
+    assert (killed / model).read_bytes() == (reference / model).read_bytes()
     history = [(w / "results/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)]
     strip = [[line.rsplit(",", 1)[0] for line in h.splitlines()] for h in history]  # epoch_seconds differ
     assert strip[0] == strip[1]
-    assert not checkpoint.exists()  # removed once the run completed
+    record = json.loads((killed / "results/models" / EXPERIMENT / "run.json").read_text())
+    assert (record["resumed_after_epoch"], record["resumed_at_step"]) == (epoch, step)
+    assert record["threads"] == 1  # --set-threads finetune=1 reached torch
+    assert not folder.exists()  # removed once the run completed
+
+
+def test_killed_mnrl_job_resumes_mid_epoch_and_matches_uninterrupted_run(reference, tmp_path):
+    killed = fresh_copy(reference, tmp_path)
+    log = killed / "logs" / "pretrain" / f"{PRETRAIN}.log"
+    kill_when_logged(killed, [PRETRAINED], log, "checkpoint: epoch 3 step 4", every=2)
+    assert not (killed / PRETRAINED).exists()
+    run(killed, [PRETRAINED], "--unlock")
+    run(killed, [PRETRAINED], "--rerun-incomplete", every=2)
+    epoch, step = resumed_from(log)
+    assert epoch == 2 and step >= 4, (epoch, step)
+    assert "MNRL epoch 2/5" not in log.read_text()
+    for name in ("model.safetensors", "config.json"):
+        assert (killed / PRETRAINED / name).read_bytes() == (reference / PRETRAINED / name).read_bytes(), name
+    runs = [json.loads((w / PRETRAINED / "run.json").read_text()) for w in (reference, killed)]
+    assert [h["mnrl_loss"] for h in runs[0]["history"]] == [h["mnrl_loss"] for h in runs[1]["history"]]
+    assert not (killed / "results" / "checkpoints" / f"pretrain-{PRETRAIN}").exists()
 
 
 def test_random_encoder_is_identical_across_builds(tmp_path):
@@ -91,3 +160,91 @@ def test_random_encoder_is_identical_across_builds(tmp_path):
         build_random_encoder(tmp_path / name, texts, spec)
     for file in ("vocab.txt", "model.safetensors"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+# -- in-process: a run stopped right after a mid-epoch checkpoint continues from that step ------------------
+CPU = torch.device("cpu")
+LOAD = {"local_files_only": True}
+
+
+class Stopped(RuntimeError):
+    pass
+
+
+def _logger(stop_at: str | None):
+    lines: list[str] = []
+
+    def log(message: str) -> None:
+        lines.append(message)
+        if stop_at is not None and message == stop_at:
+            raise Stopped(message)
+
+    return lines, log
+
+
+def _finetune(settings, task_data, encoder_dir, folder: Path, every: int, stop_at: str | None = None):
+    from pipeline.train import train
+
+    lines, log = _logger(stop_at)
+    outputs = {k: str(folder / f"{k}.out") for k in ("model", "history", "run")}
+    info = train(
+        settings,
+        task_data["train"],
+        task_data["dev"],
+        encoder_dir,
+        outputs,
+        str(folder / "checkpoints"),
+        CPU,
+        log,
+        LOAD,
+        checkpoint_every_steps=every,
+    )
+    return info, lines, outputs
+
+
+def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_dir, tmp_path):
+    """18 steps an epoch (3 tasks x 6 batches), a checkpoint every 5: stopped after epoch 2's step-10
+    checkpoint, rerun, it trains steps 11-18 of epoch 2 only and ends as a run that never checkpointed."""
+    settings = make_settings(epochs=2, batch_size=16, max_length=32, eval_batch_size=64)
+    ref, _, ref_out = _finetune(settings, task_data, encoder_dir, tmp_path / "ref", every=0)
+    folder = tmp_path / "run"
+    with pytest.raises(Stopped):
+        _finetune(settings, task_data, encoder_dir, folder, 5, stop_at="checkpoint: epoch 2 step 10")
+    # kept: the latest state and the best weights (epoch 1), nothing else
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["best.safetensors", "last.pt"]
+    info, lines, out = _finetune(settings, task_data, encoder_dir, folder, 5)
+    assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2 from ")
+    assert [line for line in lines if line.startswith("checkpoint:")] == ["checkpoint: epoch 2 step 15"]
+    assert (info["resumed_after_epoch"], info["resumed_at_step"]) == (1, 10)
+    assert Path(out["model"]).read_bytes() == Path(ref_out["model"]).read_bytes()
+    strip = [
+        [line.rsplit(",", 1)[0] for line in Path(o["history"]).read_text().splitlines()]
+        for o in (ref_out, out)
+    ]
+    assert strip[0] == strip[1]  # every column but epoch_seconds, train loss included
+    assert info["best_epoch"] == ref["best_epoch"]
+    assert not (folder / "checkpoints").exists()  # removed with the run complete
+
+
+def test_mnrl_resumes_mid_epoch_exactly(config, task_data, encoder_dir, tmp_path):
+    from pipeline.config import resolve_pretrain
+    from pipeline.pretrain import pretrain
+
+    settings = resolve_pretrain({**config, "scale": "smoke"}, "mnrladddata3")
+    data = {t: task_data["train"][t] for t in settings["sources"]}
+
+    def run(name: str, every: int, stop_at: str | None = None):
+        lines, log = _logger(stop_at)
+        out = tmp_path / name / "encoder"
+        pretrain(settings, data, encoder_dir, str(out), str(tmp_path / name / "ckpt"), CPU, log, LOAD, every)
+        return lines, out
+
+    _, ref = run("ref", 0)
+    with pytest.raises(Stopped):
+        run("run", 1, stop_at="checkpoint: epoch 2 step 2")
+    lines, out = run("run", 1)
+    assert lines[0].startswith("resuming after epoch 1 and 2 steps of epoch 2 from ")
+    assert (out / "model.safetensors").read_bytes() == (ref / "model.safetensors").read_bytes()
+    runs = [json.loads((d / "run.json").read_text()) for d in (ref, out)]
+    assert [h["mnrl_loss"] for h in runs[0]["history"]] == [h["mnrl_loss"] for h in runs[1]["history"]]
+    assert (runs[1]["resumed_after_epoch"], runs[1]["resumed_at_step"]) == (1, 2)

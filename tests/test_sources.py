@@ -166,7 +166,8 @@ def test_generated_invalid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 class Server:
     url: str
     root: Path
-    modes: dict[str, str] = field(default_factory=dict)  # file name -> ok | fail2 | fail | truncate | hang
+    # file name -> ok | fail2 | fail | truncate | hang | stall (half the body, then silence)
+    modes: dict[str, str] = field(default_factory=dict)
     hits: Counter = field(default_factory=Counter)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -193,6 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body) + (100 if mode == "truncate" else 0)))
         self.end_headers()
+        if mode == "stall":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            state.stop.wait(5)  # past the client's timeout; released at teardown
+            return
         self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
@@ -251,10 +257,17 @@ def test_download_test_split_uses_student_file(server: Server, tmp_path: Path) -
     assert read_normalised(out, "sst")["label"].isna().all()
 
 
-def test_download_retries_server_errors(server: Server, tmp_path: Path) -> None:
+def test_download_retries_server_errors(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.sources
+
+    sleeps: list[float] = []
+    monkeypatch.setattr(pipeline.sources.time, "sleep", sleeps.append)
     blobs = _serve(server, "ids-sst-dev.csv", SST_DEV, "fail2")
-    materialise("sst", "dev", _source(server, tmp_path), tmp_path / "d.csv", blobs=blobs)
+    materialise("sst", "dev", _source(server, tmp_path, backoff=0.5), tmp_path / "d.csv", blobs=blobs)
     assert server.hits["ids-sst-dev.csv"] == 3
+    assert sleeps == [0.5, 1.0]  # exponential back-off before each retry
 
 
 def test_download_corrupt_cache_replaced(server: Server, tmp_path: Path) -> None:
@@ -296,6 +309,13 @@ def test_download_checksum_mismatch(server: Server, tmp_path: Path) -> None:
 def test_download_timeout(server: Server, tmp_path: Path) -> None:
     blobs = _serve(server, "ids-sst-dev.csv", SST_DEV, "hang")
     _assert_fails(server, tmp_path, blobs, ["connection error", "2 attempt(s)"], timeout=0.5, retries=1)
+
+
+def test_download_body_stalls_mid_transfer(server: Server, tmp_path: Path) -> None:
+    """Headers and half the body, then nothing: the read times out, and no partial file is kept."""
+    blobs = _serve(server, "ids-sst-dev.csv", SST_DEV, "stall")
+    _assert_fails(server, tmp_path, blobs, ["connection error", "2 attempt(s)"], timeout=0.5, retries=1)
+    assert server.hits["ids-sst-dev.csv"] == 2
 
 
 def test_download_not_found_not_retried(server: Server, tmp_path: Path) -> None:

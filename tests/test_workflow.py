@@ -88,6 +88,15 @@ def test_figures_and_run_records_exist(smoke_run):
     )
     assert run["settings"]["sampling"] == "annealed" and run["wall_seconds"] > 0
     assert run["peak_memory_bytes"] > 0 and run["versions"]["torch"].startswith("2.13")
+    assert run["threads"] == 2  # the rule's threads, applied to torch by the job
+    # metrics record what produced them: settings (seed included) and package versions
+    best = "full-model-mnrladddata3-anneal3600-60-1e-05-cos"  # a row of Table 1 and a 4-ensemble member
+    trained = yaml.safe_load((smoke_run / f"results/models/{best}/run.json").read_text())
+    metrics = yaml.safe_load((smoke_run / f"results/metrics/{best}/test.json").read_text())
+    assert metrics["settings"] == trained["settings"] and metrics["settings"]["seed"] == 0
+    assert metrics["versions"]["torch"] == trained["versions"]["torch"]
+    ensemble = yaml.safe_load((smoke_run / "results/metrics/4-ensemble/test.json").read_text())
+    assert ensemble["settings"]["members"][best] == trained["settings"]
     # checkpoints are removed once a run has finished
     assert not any((smoke_run / "results/checkpoints").rglob("*.pt"))
 
@@ -124,27 +133,51 @@ def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
         (lambda c: c["defaults"].update(learning_rate=0.1), "unknown key 'learning_rate' in defaults"),
         (
             lambda c: c["experiments"]["full-model-concatembed-60-1e-05"].update(samplng="sqrt"),
-            "did you mean",
+            "unknown key 'samplng' in experiment 'full-model-concatembed-60-1e-05' (did you mean 'sampling'?)",
         ),
-        (lambda c: c["tables"]["table1"]["rows"][1].update(model="full-model-nope"), "unknown model"),
+        (
+            lambda c: c["tables"]["table1"]["rows"][1].update(model="full-model-nope"),
+            "table 'table1' row 2 names unknown model 'full-model-nope'",
+        ),
+        (
+            lambda c: c["ensembles"]["4-ensemble"]["members"].append("full-modle-10-1e-05"),
+            "ensemble '4-ensemble' names unknown experiment 'full-modle-10-1e-05' "
+            "(did you mean 'full-model-10-1e-05'?)",
+        ),
         (
             lambda c: c["ensembles"]["4-ensemble"].update(members=["full-model-concatembed-60-1e-05"]),
-            "at least 2",
+            "ensemble '4-ensemble' has 1 member; an ensemble needs at least 2",
         ),
-        (lambda c: c["defaults"].update(sampling="roundrobin"), "roundrobin"),
-        (lambda c: c["defaults"].update(lr=-1.0), "lr"),
-        (lambda c: c["defaults"]["lora"].update(rank=0), "rank"),
+        (
+            lambda c: c["experiments"]["full-model-10-1e-05"].update(sampling="roundrobin"),
+            "experiments.full-model-10-1e-05.sampling: 'roundrobin' is not one of",
+        ),
+        (
+            lambda c: c["defaults"].update(lr=-1.0),
+            "defaults.lr: -1.0 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c["defaults"]["lora"].update(rank=0),
+            "defaults.lora.rank: 0 is less than the minimum of 1",
+        ),
+        (
+            lambda c: c.update(checkpoint_every_steps=-5),
+            "checkpoint_every_steps: -5 is less than the minimum",
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, edit, message):
+    """A real run (not a dry run) of a cheap target: the check must stop it while the DAG is built, in one
+    line starting with ``config:``, before a single job has written anything."""
     workdir = copy_workflow(tmp_path)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     edit(config)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = snakemake(workdir, "-n", TABLE1, check=False)
+    proc = snakemake(workdir, "results/data/sst-dev.csv", check=False)
     assert proc.returncode != 0
-    assert message in proc.stdout + proc.stderr
-    assert not (workdir / "results").exists()
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("config: ")]
+    assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
+    assert not (workdir / "results").exists() and not (workdir / "logs").exists()
 
 
 def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
@@ -180,3 +213,29 @@ def test_report_shows_table1_and_figures_with_captions(smoke_run):
     for i in range(1, 5):
         assert f"Beyond BERT, Figure {i}, reproduced at smoke scale." in report
     assert "<table" in (smoke_run / "results/tables/table1.html").read_text()
+
+
+def test_methods_table_cells_are_the_runs_measurements(smoke_run):
+    """The second study's Table 5 (Siamese vs cross-encoder) and the paraphrase confusion counts, at smoke
+    scale: each time and memory cell equals what the benchmark file and run.json of that run recorded."""
+    table5 = "results/tables/methods_table5.csv"
+    confusion = "results/tables/methods_paraphrase_confusion.csv"
+    snakemake(smoke_run, table5, confusion)
+    table = pd.read_csv(smoke_run / table5)
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert table["row"].tolist() == [r["label"] for r in config["methods_tables"]["methods_table5"]["rows"]]
+    for rec in table.itertuples():
+        bench = pd.read_csv(smoke_run / f"results/benchmarks/finetune/{rec.model}.tsv", sep="\t")
+        assert rec.time_s == round(float(bench["s"].iloc[-1]), 1) and rec.time_s > 0
+        history = pd.read_csv(smoke_run / f"results/models/{rec.model}/history.csv")
+        metric = {"para": "para_acc", "sts": "sts_corr"}[rec.task]
+        assert rec.train in history[f"train_{metric}"].round(4).tolist()
+        metrics = yaml.safe_load((smoke_run / f"results/metrics/{rec.model}/dev.json").read_text())
+        assert rec.dev == round(metrics["scores"][metric], 4)
+        assert rec.time_s_paper > 1000  # the paper's "18m 39s" etc. in seconds
+    assert set(table["architecture"]) == {"Siamese", "Concatenation"}
+    caption = (smoke_run / "results/tables/methods_table5.md").read_text().splitlines()[0]
+    assert "smoke scale" in caption and "Hardware: CPU" in caption
+    counts = pd.read_csv(smoke_run / confusion).set_index("row")
+    dev = pd.read_csv(smoke_run / "results/data/para-dev.csv")
+    assert counts["count"].sum() == len(dev) and counts["count_paper"].sum() == 40429

@@ -1,6 +1,8 @@
 """Configuration: checking ``config.yaml`` and resolving an experiment's settings at the active scale.
 
-An experiment's settings are ``defaults`` + the experiment's own keys, then the active scale's rules:
+An experiment's settings are ``defaults`` + its ``preset`` (a named block of shared settings under
+``presets``, e.g. the second study's training set-up) + the experiment's own keys, then the active
+scale's rules:
 epochs and steps per epoch are multiplied by the scale's factors (at least ``min_epochs`` / 1 step), the
 learning rate by ``lr_factor`` (capped at ``lr_max``), and the scale's ``overrides`` replace keys outright.
 The resolved dict is what the training job receives, records in ``run.json`` and fingerprints, so changing
@@ -16,6 +18,7 @@ from collections.abc import Mapping
 from pipeline.tasks import TASKS
 
 BUILTIN_MODELS = ("random",)  # the random baseline: predictions drawn with a fixed seed, no training
+RANDOM_BASELINE_SEED = 0
 
 
 class ConfigError(ValueError):
@@ -59,11 +62,22 @@ def _scaled_epochs(epochs: int, scale: Mapping) -> int:
     return max(scale.get("min_epochs", 1), round(epochs * scale.get("epoch_factor", 1.0)))
 
 
+def experiment_settings(config: Mapping, name: str) -> dict:
+    """``defaults`` + the experiment's preset + its own keys, before the scale's rules."""
+    own = dict(config["experiments"][name] or {})
+    preset = own.pop("preset", None)
+    base = config["defaults"]
+    if preset is not None:
+        check_name("preset", preset, config.get("presets") or {}, f"experiment {name!r}")
+        base = deep_merge(base, config["presets"][preset] or {})
+    return deep_merge(base, own)
+
+
 def resolve_experiment(config: Mapping, name: str) -> dict:
     """The complete settings of experiment ``name`` at the active scale."""
     check_name("experiment", name, config["experiments"], "a target")
     scale = scale_settings(config)
-    settings = deep_merge(config["defaults"], config["experiments"][name] or {})
+    settings = experiment_settings(config, name)
     settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
     if settings.get("steps_per_epoch"):
         settings["steps_per_epoch"] = max(
@@ -96,11 +110,25 @@ def resolve_pretrain(config: Mapping, name: str) -> dict:
 def model_tasks(config: Mapping, model: str) -> list[str]:
     """Tasks a model predicts: an experiment's tasks, an ensemble's members' tasks, or all for ``random``."""
     if model in config["experiments"]:
-        return list(deep_merge(config["defaults"], config["experiments"][model] or {})["tasks"])
+        return list(experiment_settings(config, model)["tasks"])
     if model in config["ensembles"]:
         return model_tasks(config, config["ensembles"][model]["members"][0])
     if model in BUILTIN_MODELS:
         return ["sst", "para", "sts"]
+    raise ConfigError(f"config: unknown model {model!r}")
+
+
+def model_settings(config: Mapping, model: str) -> dict:
+    """What produced a model's predictions: an experiment's resolved settings, an ensemble's members' (and
+    its selection rule), or the random baseline's seed; recorded beside its metrics."""
+    if model in config["experiments"]:
+        return resolve_experiment(config, model)
+    if model in config["ensembles"]:
+        ensemble = config["ensembles"][model]
+        members = {m: resolve_experiment(config, m) for m in ensemble["members"]}
+        return {"members": members, "select_top": ensemble.get("select_top")}
+    if model in BUILTIN_MODELS:
+        return {"seed": RANDOM_BASELINE_SEED}
     raise ConfigError(f"config: unknown model {model!r}")
 
 
@@ -113,8 +141,8 @@ def check_config(config: Mapping) -> None:
     scale = scale_settings(config)
     check_name("encoder", scale["encoder"], config["encoders"], f"scale {config['scale']!r}")
     models = known_models(config)
-    for name, exp in config["experiments"].items():
-        settings = deep_merge(config["defaults"], exp or {})
+    for name in config["experiments"]:
+        settings = experiment_settings(config, name)
         for task in settings["tasks"]:
             check_name("task", task, TASKS, f"experiment {name!r}")
         if settings.get("pretrain"):
@@ -128,6 +156,11 @@ def check_config(config: Mapping) -> None:
             raise ConfigError(
                 f"config: experiment {name!r}: cosine STS and the shared layer need two sentence embeddings "
                 "(pair_mode sum or concat), not pair_mode 'cross'"
+            )
+        if settings["shared_layer"] and settings["para_outputs"] != 1:
+            raise ConfigError(
+                f"config: experiment {name!r}: the shared layer adds one paraphrase logit; "
+                "it needs para_outputs 1"
             )
     for name, ens in config["ensembles"].items():
         members = ens["members"]
@@ -145,11 +178,46 @@ def check_config(config: Mapping) -> None:
     for name, table in config["tables"].items():
         for i, row in enumerate(table["rows"], start=1):
             check_name("model", row["model"], models, f"table {name!r} row {i}")
+    check_methods_tables(config, models)
     for name, figure in config["figures"].items():
         for model in figure.get("models", {}).values():
             check_name("model", model, models, f"figure {name!r}")
         if "model" in figure:
             check_name("model", figure["model"], models, f"figure {name!r}")
+
+
+def check_methods_tables(config: Mapping, models) -> None:
+    """Rows of the second study's tables name declared experiments (their runs carry time, memory and train
+    scores), tasks those experiments predict, and table names do not clash with the score tables."""
+    from pipeline.methods_tables import COLUMNS, RUN_COLUMNS
+
+    experiments = config["experiments"]
+    for name, table in (config.get("methods_tables") or {}).items():
+        where = f"methods table {name!r}"
+        if name in config["tables"]:
+            raise ConfigError(f"config: {where} has the name of a table in 'tables'; table names must differ")
+        if table["kind"] == "confusion":
+            for key in ("model", "task"):
+                if key not in table:
+                    raise ConfigError(f"config: {where} (kind confusion) needs {key!r}")
+            check_name("model", table["model"], models, where)
+            if table["task"] not in model_tasks(config, table["model"]):
+                raise ConfigError(
+                    f"config: {where}: model {table['model']!r} does not predict {table['task']!r}"
+                )
+            continue
+        if not table.get("rows") or not table.get("columns"):
+            raise ConfigError(f"config: {where} (kind scores) needs 'columns' and 'rows'")
+        needs_run = any(c in RUN_COLUMNS for c in table["columns"])
+        for i, row in enumerate(table["rows"], start=1):
+            check_name("model", row["model"], experiments if needs_run else models, f"{where} row {i}")
+            if row["task"] not in model_tasks(config, row["model"]):
+                raise ConfigError(
+                    f"config: {where} row {i}: model {row['model']!r} does not predict {row['task']!r}"
+                )
+            unknown = set(row.get("paper") or {}) - set(COLUMNS)
+            if unknown:
+                raise ConfigError(f"config: {where} row {i}: unknown paper columns {sorted(unknown)}")
 
 
 def _allowed(schema: Mapping, node: Mapping) -> dict:
@@ -173,10 +241,18 @@ def check_unknown_keys(config: Mapping, schema: Mapping) -> None:
     check_keys("defaults", config.get("defaults") or {}, experiment_keys)
     for name, exp in (config.get("experiments") or {}).items():
         check_keys(f"experiment {name!r}", exp or {}, experiment_keys)
+    for name, preset in (config.get("presets") or {}).items():
+        check_keys(f"preset {name!r}", preset or {}, experiment_keys)
     for name, scale in (config.get("scales") or {}).items():
         check_keys(f"scale {name!r}", scale or {}, _allowed(schema, top["scales"]["additionalProperties"]))
         check_keys(f"scale {name!r} overrides", (scale or {}).get("overrides") or {}, experiment_keys)
-    sections = {"pretrains": "pretrain", "ensembles": "ensemble", "tables": "table", "figures": "figure"}
+    sections = {
+        "pretrains": "pretrain",
+        "ensembles": "ensemble",
+        "tables": "table",
+        "methods_tables": "methods table",
+        "figures": "figure",
+    }
     for section, kind in sections.items():
         allowed = _allowed(schema, top[section]["additionalProperties"])
         for name, item in (config.get(section) or {}).items():

@@ -15,8 +15,9 @@ Pair tasks (``para``, ``sts``), ``pair_mode``:
 it reads the concatenated embeddings, and its output is added to each task's own output (Beyond BERT 4).
 
 Each head is an MLP adaptor: dropout before every layer, ``head_layers`` hidden ReLU layers of width H, then
-the output layer (5 logits for SST, 2 for CFIMDB, 1 logit for paraphrase trained with BCE, 1 value for STS
-trained with MSE).
+the output layer (5 logits for SST, 2 for CFIMDB, 1 value for STS trained with MSE; for paraphrase one logit
+trained with BCE, as in Beyond BERT, or with ``para_outputs: 2`` two logits trained with cross-entropy, as in
+the second study).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class MultitaskModel(nn.Module):
         hidden = encoder.config.hidden_size
         pair_width = {"sum": hidden, "concat": 2 * hidden, "cross": hidden}[self.pair_mode]
         depth, dropout = settings["head_layers"], settings["dropout"]
+        self.para_outputs = settings.get("para_outputs", 1)
+        if self.para_outputs not in (1, 2):
+            raise ValueError(f"para_outputs must be 1 (BCE) or 2 (cross-entropy), not {self.para_outputs!r}")
         self.heads = nn.ModuleDict()
         for name in self.tasks:
             task = get_task(name)
@@ -65,6 +69,8 @@ class MultitaskModel(nn.Module):
                 continue  # no parameters: the cosine of the two embeddings is the prediction
             width_in = pair_width if task.pair else hidden
             width_out = 1 if task.pair else task.num_labels  # pairs: one logit (BCE) or one value (MSE)
+            if name == "para" and self.para_outputs == 2:
+                width_out = 2
             self.heads[name] = adaptor(width_in, width_out, depth, hidden, dropout)
         self.shared = nn.Linear(2 * hidden, 1) if settings["shared_layer"] else None
 
@@ -88,12 +94,23 @@ class MultitaskModel(nn.Module):
 
     # -- outputs -----------------------------------------------------------------------------------
     def forward(self, task: str, batch: dict) -> torch.Tensor:
-        """Logits [B, C] for multi-class tasks, one logit [B] for paraphrase, a similarity [B] for STS."""
+        """Logits [B, C] for multi-class tasks (and paraphrase with two outputs), one logit [B] for
+        paraphrase with one output, a similarity [B] for STS."""
         if not get_task(task).pair:
             return self.heads[task](self.embed(batch["inputs"]))
-        features, e1, e2 = self._pair(batch)
+        return self.pair_output(task, *self._pair(batch))
+
+    def pair_output(
+        self, task: str, features: torch.Tensor | None, e1: torch.Tensor | None, e2: torch.Tensor | None
+    ) -> torch.Tensor:
+        """A pair task's output from the combined features and the two sentence embeddings (Siamese) or the
+        cross-encoder's features; ``features`` None: combined here (prediction embeds each side apart)."""
+        if features is None:
+            features = e1 + e2 if self.pair_mode == "sum" else torch.cat([e1, e2], -1)
         if task == "sts" and self.sts_head == "cosine":
             out = cosine_similarity_score(e1, e2)
+        elif task == "para" and self.para_outputs == 2:
+            return self.heads[task](features)
         else:
             out = self.heads[task](features).squeeze(-1)
         if self.shared is not None:
@@ -102,7 +119,7 @@ class MultitaskModel(nn.Module):
 
     def loss(self, task: str, batch: dict) -> torch.Tensor:
         out, labels = self(task, batch), batch["labels"]
-        if task == "para":
+        if task == "para" and self.para_outputs == 1:
             return F.binary_cross_entropy_with_logits(out.float(), labels.float())
         if task == "sts":
             return F.mse_loss(out.float(), labels.float())
@@ -111,8 +128,11 @@ class MultitaskModel(nn.Module):
     @torch.no_grad()
     def predict(self, task: str, batch: dict) -> torch.Tensor:
         """Predicted class ids (classification) or similarity scores (STS)."""
-        out = self(task, batch).float()
-        if task == "para":
+        return self.decision(task, self(task, batch).float())
+
+    def decision(self, task: str, out: torch.Tensor) -> torch.Tensor:
+        """Class ids (classification) or scores (STS) from a task's outputs."""
+        if task == "para" and self.para_outputs == 1:
             return (out > 0).long()
         if task == "sts":
             return out

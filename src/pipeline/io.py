@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import tempfile
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +48,18 @@ def write_json_atomic(obj: Any, path: PathLike) -> None:
 def write_csv_atomic(df: pd.DataFrame, path: PathLike) -> None:
     """Write ``df`` as CSV without the index to ``path`` atomically."""
     write_atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+
+
+#: The packages whose versions an artifact records (read from the installed metadata, nothing imported).
+RECORDED_PACKAGES = ("torch", "transformers", "peft", "numpy", "pandas", "scipy", "snakemake")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Python's version and the installed versions of :data:`RECORDED_PACKAGES` (None where absent)."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out

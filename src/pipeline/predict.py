@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.batching import TaskData
+from pipeline.batching import Ragged, TaskData
 from pipeline.heads import MultitaskModel
 
 
@@ -37,11 +37,39 @@ def predict_task(
     out = np.empty(len(data), dtype=np.float64)
     pair_input = "cross" if model.pair_mode == "cross" else "siamese"
     with torch.inference_mode(), autocast(device):
+        if data.text2 is not None and pair_input == "siamese":
+            e1, e2 = (
+                embed_sentences(model, data, text, max_length, batch_size, device)
+                for text in (data.text1, data.text2)
+            )
+            out[:] = model.decision(
+                data.task.name, model.pair_output(data.task.name, None, e1, e2).float()
+            ).cpu()
+            model.train(was_training)
+            return out
         for index in data.eval_batches(batch_size):
             batch = to_device(data.batch(index, max_length, pair_input), device)
-            out[index] = model.predict(data.task.name, batch).float().cpu().numpy()
+            out[index.numpy()] = model.predict(data.task.name, batch).float().cpu().numpy()
     model.train(was_training)
     return out
+
+
+def embed_sentences(
+    model: MultitaskModel,
+    data: TaskData,
+    text: Ragged,
+    max_length: int,
+    batch_size: int,
+    device: torch.device,
+) -> torch.Tensor:
+    """Embeddings of every sentence of ``text`` in order, in batches of sentences of similar length (each
+    side of a Siamese pair sorted by its own length: less padding than sorting pairs by their total)."""
+    order = torch.sort(text.lengths, stable=True).indices
+    pieces = [
+        model.embed(to_device(data.sentence_inputs(text, rows, max_length), device))
+        for rows in order.split(batch_size)
+    ]
+    return torch.cat(pieces)[torch.argsort(order)]
 
 
 def prediction_frame(data: TaskData, values: np.ndarray) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 Pairs of similar sentences: paraphrase training pairs labelled 1, plus (``adddata``) STS training pairs with
 similarity >= ``sts_min``. In each batch of K pairs, the other K - 1 positives serve as negatives
 (:func:`pipeline.losses.mnrl_loss`). The result is an encoder folder (weights + tokenizer) that fine-tuning
-loads instead of the base encoder. A per-epoch checkpoint lets a killed job resume.
+loads instead of the base encoder. Checkpoints at every epoch end and every ``checkpoint_every_steps``
+optimiser steps (the batch order of an epoch depends only on (seed, epoch)) let a killed job resume where it
+was and end with the same weights as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -15,22 +17,81 @@ from pathlib import Path
 
 import torch
 
-from pipeline.batching import TaskData
+from pipeline.batching import Ragged, TaskData
 from pipeline.encoders import load_encoder, load_tokenizer
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_json_atomic
 from pipeline.losses import mnrl_loss
-from pipeline.predict import autocast, to_device
-from pipeline.train import Checkpoints, RunState, fingerprint, peak_memory, versions
+from pipeline.predict import autocast, embed_sentences
+from pipeline.train import (
+    CHECKPOINT_EVERY_STEPS,
+    Checkpoints,
+    RunState,
+    checkpoint_due,
+    fingerprint,
+    peak_memory,
+    resume_message,
+    save_mid_epoch,
+    start_epoch,
+    versions,
+)
 
 
-def positive_pairs(data: dict[str, TaskData], sts_min: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(sentence 1, sentence 2) word-piece ids of every positive pair: para label 1, sts label >= sts_min."""
-    pairs = []
+def positive_pairs(data: dict[str, TaskData], sts_min: float) -> TaskData:
+    """Every positive pair (para label 1, sts label >= sts_min) as one packed pair set, in task order."""
+    parts = []
     for name, d in data.items():
-        keep = d.labels == 1 if name == "para" else d.labels >= sts_min
-        pairs += [(d.text1[i], d.text2[i]) for i in torch.nonzero(keep).flatten().tolist()]
-    return pairs
+        keep = torch.nonzero(d.labels == 1 if name == "para" else d.labels >= sts_min).flatten()
+        parts.append((d, keep))
+    helper = parts[0][0]
+
+    # One flat id tensor for both sides, so a batch's sentences can be regrouped without copying ids.
+    texts = [getattr(d, side).take(keep) for side in ("text1", "text2") for d, keep in parts]
+    shifts = torch.tensor([0, *(len(t.flat) for t in texts)]).cumsum(0)[:-1].tolist()
+    flat = torch.cat([t.flat for t in texts])
+    starts = [t.starts + shift for t, shift in zip(texts, shifts, strict=True)]
+
+    def packed(side: int) -> Ragged:
+        part = slice(side * len(parts), (side + 1) * len(parts))
+        return Ragged(flat, torch.cat(starts[part]), torch.cat([t.lengths for t in texts[part]]))
+
+    ids = [f"{d.task.name}:{d.ids[i]}" for d, keep in parts for i in keep.tolist()]
+    labels = torch.ones(len(ids))
+    return TaskData(
+        helper.task,
+        ids,
+        packed(0),
+        packed(1),
+        labels,
+        helper.cls_id,
+        helper.sep_id,
+        helper.pad_id,
+    )
+
+
+def mnrl_embedder(settings: dict, encoder_location: str, load_kwargs: dict | None = None) -> MultitaskModel:
+    """The multitask model without heads: the same sentence embedding fine-tuning will use."""
+    encoder = load_encoder(encoder_location, **(load_kwargs or {}))
+    no_heads = {"tasks": [], "pair_mode": "sum", "sts_head": "linear", "shared_layer": False}
+    return MultitaskModel(encoder, {**settings, **no_heads, "head_layers": 0, "dropout": 0.0})
+
+
+EMBED_ROWS_CPU = 8  # sentences per encoder call on CPU: less padding outweighs the smaller matrices
+
+
+def mnrl_step(embedder, optimizer, pairs: TaskData, index: torch.Tensor, settings: dict, device):
+    """One MNRL update on the pairs ``index``: both sides embedded (together, sorted by length), in-batch
+    negatives, AdamW step."""
+    rows = torch.as_tensor(index, dtype=torch.long)
+    sentences = Ragged.concat(pairs.text1.take(rows), pairs.text2.take(rows))
+    chunk = len(sentences) if device.type == "cuda" else EMBED_ROWS_CPU
+    with autocast(device):
+        both = embed_sentences(embedder, pairs, sentences, settings["max_length"], chunk, device).float()
+        loss = mnrl_loss(both[: len(rows)], both[len(rows) :], settings["scale"])
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
 
 
 def pretrain(
@@ -42,44 +103,40 @@ def pretrain(
     device: torch.device,
     log=print,
     load_kwargs: dict | None = None,
+    checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS,
 ) -> dict:
     started = time.perf_counter()
     torch.manual_seed(settings["seed"])
-    encoder = load_encoder(encoder_location, **(load_kwargs or {}))
-    # The multitask model without heads gives the same sentence embedding fine-tuning will use.
-    no_heads = {"tasks": [], "pair_mode": "sum", "sts_head": "linear", "shared_layer": False}
-    embedder = MultitaskModel(encoder, {**settings, **no_heads, "head_layers": 0, "dropout": 0.0})
-    embedder.to(device).train()
+    embedder = mnrl_embedder(settings, encoder_location, load_kwargs).to(device).train()
     pairs = positive_pairs(data, settings["sts_min"])
     if settings.get("pair_subset"):
         keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings["seed"]))
-        pairs = [pairs[i] for i in keep[: settings["pair_subset"]].tolist()]
+        pairs = pairs.take(keep[: settings["pair_subset"]])
     if len(pairs) < 2:
         raise ValueError(f"MNRL needs at least 2 positive pairs, found {len(pairs)}")
-    helper = next(iter(data.values()))
-    optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     checkpoints = Checkpoints(checkpoint_dir, fingerprint(settings))
-    state = checkpoints.load(embedder, optimizer, scheduler) or RunState()
+    state = checkpoints.load(embedder, optimizer, scheduler)
+    if state is None:
+        state = RunState()
+    else:
+        state.resumed_from, state.resumed_at_step = state.epoch, state.step
+        log(resume_message(state, checkpoints.last))
     for epoch in range(state.epoch + 1, settings["epochs"] + 1):
         t0 = time.perf_counter()
         order = torch.randperm(
             len(pairs), generator=torch.Generator().manual_seed(settings["seed"] * 1000 + epoch)
         )
-        losses = []
-        for index in order.split(settings["batch_size"]):
-            if len(index) < 2:
-                continue  # one pair has no in-batch negative
-            a = helper.single_inputs([pairs[i][0] for i in index], settings["max_length"])
-            b = helper.single_inputs([pairs[i][1] for i in index], settings["max_length"])
-            a, b = to_device(a, device), to_device(b, device)
-            with autocast(device):
-                loss = mnrl_loss(embedder.embed(a).float(), embedder.embed(b).float(), settings["scale"])
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.detach())
-        seconds = time.perf_counter() - t0
+        plan = order.split(settings["batch_size"])
+        done, losses, before = start_epoch(state, device)
+        for step, index in enumerate(plan[done:], start=done + 1):
+            if len(index) >= 2:  # a single pair has no in-batch negative
+                losses.append(mnrl_step(embedder, optimizer, pairs, index, settings, device))
+            if checkpoint_due(step, checkpoint_every_steps, len(plan)):
+                seconds = before + time.perf_counter() - t0
+                save_mid_epoch(checkpoints, embedder, optimizer, scheduler, state, step, losses, seconds, log)
+        seconds = before + time.perf_counter() - t0
         mean_loss = float(torch.stack(losses).mean())
         state.epoch, state.train_seconds = epoch, state.train_seconds + seconds
         state.history.append({"epoch": epoch, "mnrl_loss": mean_loss, "epoch_seconds": seconds})
@@ -103,6 +160,9 @@ def pretrain(
                 "peak_memory_bytes": memory,
                 "peak_memory_kind": memory_kind,
                 "device": str(device),
+                "resumed_after_epoch": state.resumed_from,
+                "resumed_at_step": state.resumed_at_step,
+                "checkpoint_every_steps": checkpoint_every_steps,
                 "versions": versions(),
             },
             tmp / "run.json",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -88,7 +89,28 @@ def table_markdown(df: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(df: pd.DataFrame, caption: str, csv_path: PathLike, md_path: PathLike) -> None:
-    """Write ``df`` as CSV and as Markdown (with ``caption``), each file atomically."""
+TABLE_CSS = (
+    "body{font-family:sans-serif;font-size:14px} table{border-collapse:collapse}"
+    " th,td{padding:4px 8px;border-bottom:1px solid #ccc;text-align:right} td:first-child{text-align:left}"
+)
+
+
+def table_html(df: pd.DataFrame, caption: str) -> str:
+    """The table as a web page (caption, then the table), for ``snakemake --report``, which shows HTML
+    inline but offers CSV only as a download."""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{TABLE_CSS}</style></head><body>"
+        f"<p>{html.escape(caption)}</p>"
+        f"{df.to_html(index=False, na_rep='', float_format='{:.3f}'.format, border=0)}</body></html>\n"
+    )
+
+
+def write_table(
+    df: pd.DataFrame, caption: str, csv_path: PathLike, md_path: PathLike, html_path: PathLike | None = None
+) -> None:
+    """Write ``df`` as CSV, as Markdown (with ``caption``) and, when ``html_path`` is given, as a web page;
+    each file atomically."""
     write_csv_atomic(df, csv_path)
     write_text_atomic(table_markdown(df, caption), md_path)
+    if html_path is not None:
+        write_text_atomic(table_html(df, caption), html_path)

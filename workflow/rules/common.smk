@@ -8,15 +8,18 @@ from snakemake.exceptions import WorkflowError
 
 from pipeline.config import (
     ConfigError,
+    RANDOM_BASELINE_SEED,
     check_config,
     check_schema,
     check_unknown_keys,
     known_models,
+    model_settings,
     model_tasks,
     resolve_experiment,
     resolve_pretrain,
 )
 from pipeline.encoders import encoder_location, offline_kwargs
+from pipeline.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 try:
@@ -38,6 +41,11 @@ EXPERIMENTS = list(config["experiments"])
 ENSEMBLES = list(config["ensembles"])
 DEFAULT_FIGURES = [
     f for f in config["figures"] if config["figures"][f].get("paper") == "Beyond BERT"
+]
+METHODS_FIGURES = [
+    f
+    for f in config["figures"]
+    if config["figures"][f].get("paper") == "Comparing BERT fine-tuning methods"
 ]
 
 
@@ -162,7 +170,9 @@ def figure_inputs(wc):
 def table_labels(wc):
     """The table's entry in the Snakemake report: its number in the paper and the scale."""
     return {
-        "table": config["tables"][wc.table].get("number", wc.table),
+        "table": {**config["tables"], **config.get("methods_tables", {})}[wc.table].get(
+            "number", wc.table
+        ),
         "scale": config["scale"],
     }
 
@@ -173,3 +183,42 @@ def figure_labels(wc):
         "figure": config["figures"][wc.figure].get("number", wc.figure),
         "scale": config["scale"],
     }
+
+
+def methods_table_files(name):
+    """Files behind a methods table: per model, its metrics per split and, for run columns, run.json,
+    history.csv and the fine-tuning job's benchmark file; for a confusion table, predictions and gold.
+    """
+    table = config["methods_tables"][name]
+    if table["kind"] == "confusion":
+        split = table["split"]
+        model, task = table["model"], table["task"]
+        files = {
+            "predictions": f"results/predictions/{model}/{task}-{split}.csv",
+            "gold": f"results/data/{task}-{split}.csv",
+        }
+        if model in config["experiments"]:  # for the hardware in the caption
+            files["run"] = f"results/models/{model}/run.json"
+        return files
+    columns = table["columns"]
+    splits = [s for s in ("dev", "test") if s in columns]
+    needs_run = any(c in METHODS_RUN_COLUMNS for c in columns)
+    files = {}
+    for row in table["rows"]:
+        model = row["model"]
+        entry = {s: f"results/metrics/{model}/{s}.json" for s in splits}
+        if model in config["experiments"]:
+            entry["run"] = f"results/models/{model}/run.json"
+        if needs_run:
+            entry["history"] = f"results/models/{model}/history.csv"
+        if "time_s" in columns:
+            entry["benchmark"] = f"results/benchmarks/finetune/{model}.tsv"
+        files[model] = entry
+    return files
+
+
+def methods_table_inputs(wc):
+    files = methods_table_files(wc.table)
+    if "predictions" in files:
+        return list(files.values())
+    return sorted({path for entry in files.values() for path in entry.values()})

@@ -48,7 +48,7 @@ rule random_baseline:
     conda:
         ENV
     params:
-        seed=0,
+        seed=RANDOM_BASELINE_SEED,
     script:
         "../scripts/random_baseline.py"
 
@@ -65,5 +65,7 @@ rule metrics:
     localrule: True
     conda:
         ENV
+    params:
+        settings=lambda wc: model_settings(config, wc.model),
     script:
         "../scripts/metrics.py"

@@ -2,7 +2,7 @@
 
 from pipeline.batching import TaskData
 from pipeline.jobs import start
-from pipeline.train import pick_device, train
+from pipeline.train import CHECKPOINT_EVERY_STEPS, pick_device, train
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -23,5 +23,6 @@ run = train(
     device=pick_device(),
     log=log,
     load_kwargs=sm.params.encoder["load_kwargs"],
+    checkpoint_every_steps=sm.config.get("checkpoint_every_steps", CHECKPOINT_EVERY_STEPS),
 )
 log(f"done: best dev overall {run['best_dev_overall']:.4f} at epoch {run['best_epoch']}")

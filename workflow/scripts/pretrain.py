@@ -3,7 +3,7 @@
 from pipeline.batching import TaskData
 from pipeline.jobs import start
 from pipeline.pretrain import pretrain
-from pipeline.train import pick_device
+from pipeline.train import CHECKPOINT_EVERY_STEPS, pick_device
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -17,4 +17,5 @@ pretrain(
     pick_device(),
     log=log,
     load_kwargs=sm.params.encoder["load_kwargs"],
+    checkpoint_every_steps=sm.config.get("checkpoint_every_steps", CHECKPOINT_EVERY_STEPS),
 )
