@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pipeline.tasks import get_task
 
@@ -134,6 +135,7 @@ def plot_learning_curves(
             )
         ax.set_title(f"({chr(ord('a') + i)}) {name}" if n > 1 else name)
         ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.grid(alpha=0.3)
     handles: dict[str, Artist] = {}  # one legend for all panels, below them; panels may differ in metrics
     for ax in axes:
