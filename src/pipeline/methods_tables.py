@@ -28,6 +28,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.metrics import overall_score
+from pipeline.tables import table_caption
 from pipeline.tasks import get_task
 
 PathLike = str | Path
@@ -226,8 +227,7 @@ def confusion_table(counts: pd.DataFrame, paper_counts: Mapping[str, int] | None
 def caption(table: Mapping[str, Any], *, scale: str, encoder: str, data: str, hardware: Sequence[str]) -> str:
     """The table's caption with what the numbers are, the scale, encoder, data and hardware they came from."""
     where = "; ".join(sorted(set(hardware))) or "not recorded"
-    text = f"{table.get('paper', '')} {table.get('number', '')}: {table['caption']} "
-    text += f"Reproduced on the {table['split']} split at {scale} scale (encoder {encoder}, data: {data}). "
+    text = table_caption(table, scale=scale, encoder=encoder, data=data) + " "
     columns = table.get("columns") or []
     if "time_s" in columns:
         text += "time_s: wall seconds of the fine-tuning job (Snakemake benchmark). "

@@ -75,6 +75,15 @@ def build_table(
     return pd.DataFrame.from_records(records, columns=header)
 
 
+def table_caption(table: Mapping[str, Any], *, scale: str, encoder: str, data: str) -> str:
+    """A table's caption: paper, number and caption from config, then the split, scale, encoder and data the
+    reproduced values came from."""
+    return (
+        f"{table.get('paper', '')} {table.get('number', '')}: {table['caption']} "
+        f"Reproduced on the {table['split']} split at {scale} scale (encoder {encoder}, data: {data})."
+    )
+
+
 def _md(value: Any) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.3f}"

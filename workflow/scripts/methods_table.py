@@ -25,10 +25,11 @@ else:
     metrics, runs, hardware = {}, {}, []
     for model, entry in files.items():
         metrics[model] = {s: read_json(entry[s]) for s in ("dev", "test") if s in entry}
-        if "run" in entry:
-            hardware.append(read_json(entry["run"])["hardware"])
         if "history" in entry:
             runs[model] = load_run(entry["run"], entry["history"], entry.get("benchmark"))
+            hardware.append(runs[model]["run"]["hardware"])
+        elif "run" in entry:
+            hardware.append(read_json(entry["run"])["hardware"])
     frame = build_methods_table(
         table["rows"],
         table["columns"],

@@ -3,7 +3,7 @@
 import json
 
 from pipeline.jobs import start
-from pipeline.tables import DEFAULT_COLUMNS, build_table, write_table
+from pipeline.tables import DEFAULT_COLUMNS, build_table, table_caption, write_table
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -12,10 +12,6 @@ metrics = {model: json.loads(open(path).read()) for model, path in sm.input.item
 frame = build_table(
     table["rows"], metrics, columns=tuple(table.get("columns", DEFAULT_COLUMNS)), scale=sm.params.scale
 )
-caption = (
-    f"{table.get('paper', '')} {table.get('number', '')}: {table['caption']} "
-    f"Reproduced on the {table['split']} split "
-    f"at {sm.params.scale} scale (encoder {sm.params.encoder}, data: {sm.params.data})."
-)
+caption = table_caption(table, scale=sm.params.scale, encoder=sm.params.encoder, data=sm.params.data)
 write_table(frame, caption, sm.output.csv, sm.output.md, sm.output.html)
 log(f"wrote {sm.output.csv}")
