@@ -21,6 +21,7 @@ import yaml
 
 from pipeline.batching import TaskData
 from pipeline.config import resolve_experiment
+from pipeline.device import choose_precision
 from pipeline.encoders import build_random_encoder
 from pipeline.generate import generate_task
 from pipeline.predict import predict_task
@@ -88,7 +89,7 @@ def main() -> None:
         model = load_trained(settings, str(encoder), str(out / method / "model"), local_files_only=True).to(
             device
         )
-        values = predict_task(model, data["sts", "dev"], 128, 256, device)
+        values = predict_task(model, data["sts", "dev"], 128, 256, device, choose_precision("auto", device))
         assert torch.isfinite(torch.tensor(values)).all()
         results[method] = {
             "train_seconds": round(run["train_seconds"], 2),

@@ -32,6 +32,9 @@ def main() -> None:
     from pipeline.train import build_model, make_optimizer, pick_device, train_step, training_plan
 
     device = pick_device()
+    from pipeline.device import choose_precision
+
+    precision = choose_precision("auto", device)  # bf16 on a GPU that has it, as the training jobs
     settings = ws.settings(tasks=[args.task], pooling="mean")
     batch_size, max_length = settings["batch_size"], settings["max_length"]
     data = ws.task_data(args.task, "train")
@@ -57,7 +60,7 @@ def main() -> None:
                 common.sync(device)
                 start, examples = common.now(), 0
             batch = to_device(data.batch(index, max_length), device)
-            train_step(model, optimizer, scheduler, task, batch, device)
+            train_step(model, optimizer, scheduler, task, batch, device, precision)
             examples += len(index)
         common.sync(device)
         return examples, common.now() - start

@@ -58,11 +58,13 @@ def main() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
     from pipeline.batching import Ragged, TaskData
-    from pipeline.predict import autocast, to_device
+    from pipeline.device import autocast, choose_precision
+    from pipeline.predict import to_device
     from pipeline.tasks import get_task
     from pipeline.train import build_model, make_optimizer, pick_device, train_step
 
     device = pick_device()
+    precision = choose_precision("auto", device)
     encoder, load_kwargs = ws.encoder, ws.load_kwargs
     if args.encoder == "bert-base":
         from transformers import BertConfig, BertModel
@@ -91,7 +93,7 @@ def main() -> None:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
     with FlopCounterMode(display=False) as counter:
-        with autocast(device):
+        with autocast(device, precision):
             loss = model.loss("sst", to_device(data.batch(batches[0], length), device))
         loss.backward()
     optimizer.zero_grad(set_to_none=True)
@@ -107,7 +109,13 @@ def main() -> None:
                 common.sync(device)
                 start = common.now()
             train_step(
-                model, optimizer, scheduler, "sst", to_device(data.batch(index, length), device), device
+                model,
+                optimizer,
+                scheduler,
+                "sst",
+                to_device(data.batch(index, length), device),
+                device,
+                precision,
             )
         common.sync(device)
         return step_flops * args.steps, common.now() - start

@@ -29,6 +29,9 @@ def main() -> None:
     from pipeline.train import pick_device
 
     device = pick_device()
+    from pipeline.device import choose_precision
+
+    precision = choose_precision("auto", device)
     cfg = dict(ws.config, scale=ws.scale)
     settings = {**resolve_pretrain(cfg, args.pretrain), "pooling": "mean"}
     sources = settings["sources"]
@@ -62,7 +65,7 @@ def main() -> None:
             if step == args.warmup:
                 common.sync(device)
                 start, examples = common.now(), 0
-            mnrl_step(embedder, optimizer, pairs, index, settings, device)
+            mnrl_step(embedder, optimizer, pairs, index, settings, device, precision)
             examples += len(index)
         common.sync(device)
         return examples, common.now() - start

@@ -26,6 +26,9 @@ def main() -> None:
     from pipeline.train import build_model, pick_device
 
     device = pick_device()
+    from pipeline.device import choose_precision
+
+    precision = choose_precision("auto", device)
     tasks = ("sts", "para")
     settings = ws.settings(tasks=list(tasks), pooling="mean", pair_mode="sum", sts_head="cosine")
     batch_size, max_length = settings["eval_batch_size"], settings["max_length"]
@@ -39,7 +42,7 @@ def main() -> None:
         for _ in range(args.steps):
             for task in tasks:
                 data = TaskData.from_cache(caches[task])
-                examples += len(predict_task(model, data, max_length, batch_size, device))
+                examples += len(predict_task(model, data, max_length, batch_size, device, precision))
         common.sync(device)
         return examples, common.now() - start
 

@@ -102,6 +102,7 @@ def resolve_pretrain(config: Mapping, name: str) -> dict:
     settings["encoder"] = scale["encoder"]
     settings["max_length"] = scale.get("overrides", {}).get("max_length", config["defaults"]["max_length"])
     settings["pair_subset"] = scale.get("pretrain_pairs")
+    settings["precision"] = config["defaults"].get("precision", "auto")
     settings["scale_name"] = config["scale"]
     settings["name"] = name
     return settings

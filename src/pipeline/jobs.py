@@ -1,19 +1,48 @@
-"""What every workflow script does first: its log file, its thread count, quiet libraries."""
+"""What every workflow script does first: its log file, its thread count, quiet and offline libraries."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
+import traceback
 from pathlib import Path
 
+#: Environment that keeps the Hugging Face libraries off the network inside jobs: every job loads the
+#: encoder folder the fetch_encoder rule wrote (on the submit host), so a compute node never needs the hub.
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+ATTEMPT = re.compile(r"^=== attempt (\d+) ", re.M)
 
-def start(snakemake):
-    """Open the job's log, cap torch's threads at the job's ``threads``, and return a ``log(msg)`` function
-    that writes each line to the log and to stderr."""
+
+def go_offline() -> None:
+    """Close the hub inside this process: the environment for libraries not yet imported, and
+    huggingface_hub's own switch where it already is (it reads the environment once, at import)."""
+    os.environ.update(OFFLINE_ENV)
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+
+
+def attempt_header(path: Path | None, rule: str) -> str:
+    """``=== attempt N (...) ===``: N counts the headers already in the log (retried jobs append)."""
+    previous = ATTEMPT.findall(path.read_text(errors="replace")) if path and path.exists() else []
+    number = int(previous[-1]) + 1 if previous else 1
+    where = [f"rule {rule}", f"host {os.uname().nodename}", f"pid {os.getpid()}"]
+    if os.environ.get("SLURM_JOB_ID"):
+        where.append(f"SLURM job {os.environ['SLURM_JOB_ID']}")
+    return f"=== attempt {number} ({', '.join(where)}) at {time.strftime('%Y-%m-%d %H:%M:%S')} ==="
+
+
+def start(snakemake, offline: bool = True):
+    """Open the job's log (appending a header for this attempt), send uncaught tracebacks there too, cap
+    torch's threads at the job's ``threads``, close the network to the hub unless ``offline=False`` (only the
+    fetch_encoder job), and return a ``log(msg)`` function that writes each line to the log and to stderr."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if offline:
+        go_offline()
     threads = max(1, int(getattr(snakemake, "threads", 1) or 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -22,20 +51,47 @@ def start(snakemake):
 
         torch.set_num_threads(threads)
     path = Path(snakemake.log[0]) if len(snakemake.log) else None
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("")
     started = time.perf_counter()
 
-    def log(message: str) -> None:
-        line = f"[{time.perf_counter() - started:8.1f}s] {message}"
-        print(line, file=sys.stderr, flush=True)
+    def write(line: str) -> None:
         if path:
             with path.open("a") as fh:
                 fh.write(line + "\n")
 
+    def log(message: str) -> None:
+        line = f"[{time.perf_counter() - started:8.1f}s] {message}"
+        print(line, file=sys.stderr, flush=True)
+        write(line)
+
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(attempt_header(path, snakemake.rule))
+    previous_hook = sys.excepthook
+
+    def hook(kind, value, tb):
+        write("".join(traceback.format_exception(kind, value, tb)).rstrip())
+        previous_hook(kind, value, tb)
+
+    sys.excepthook = hook
     return log
 
 
 def _wants_torch(snakemake) -> bool:
     return snakemake.rule.startswith(("finetune", "predict", "pretrain", "tokens", "build_encoder"))
+
+
+def run_control(config) -> dict:
+    """The keyword arguments of :func:`pipeline.train.train` / :func:`pipeline.pretrain.pretrain` that
+    config.yaml sets for every run and that never change a result (so they are not rule params, whose
+    change would rerun jobs): checkpoint intervals, progress lines, resuming across code versions."""
+    return {
+        "checkpoint_every_steps": int(config.get("checkpoint_every_steps", 0)),
+        "checkpoint_every_minutes": float(config.get("checkpoint_every_minutes", 0.0)),
+        "log_every_steps": int(config.get("log_every_steps", 0)),
+        "resume_other_code": bool(config.get("resume_other_code", False)),
+    }
+
+
+def requires_cuda(config) -> bool:
+    """Whether the active scale's GPU jobs must find CUDA (``scales.<scale>.require_cuda``)."""
+    return bool(config["scales"][config["scale"]].get("require_cuda", False))

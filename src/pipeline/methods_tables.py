@@ -7,9 +7,10 @@ Each row is one (experiment, task). Its cells are computed from what the pipelin
 * ``train``: the task's training-set score after the best epoch (``history.csv``, written when the
   experiment sets ``train_score: true``); ``final_dev`` / ``final_train``: dev and training-set scores after
   the last epoch; ``loss``: mean training loss of the last epoch; ``epoch``: the best epoch (``run.json``);
-* ``time_s``: wall seconds of the fine-tuning job, from Snakemake's ``benchmark:`` file;
+* ``time_s``: wall seconds of the training run (``run.json``'s ``wall_seconds``: model loading, training and
+  per-epoch evaluation, summed over the attempts of a job that was killed and resumed);
 * ``memory_gib``: peak memory of the run in GiB (``run.json``: CUDA's peak allocation on GPU, the process's
-  peak resident set on CPU).
+  peak resident set on CPU; the largest over its attempts).
 
 Beside each reproduced cell ``{column}`` stands ``{column}_paper``, the paper's number (durations such as
 ``"2h 41m"`` are converted to seconds). A confusion-count table (kind ``confusion``) gives true/false
@@ -34,7 +35,7 @@ from pipeline.tasks import get_task
 PathLike = str | Path
 
 COLUMNS = ("dev", "train", "final_dev", "final_train", "loss", "time_s", "memory_gib", "epoch", "test")
-# Columns read from a training run (run.json, history.csv, benchmark file): only experiments have them.
+# Columns read from a training run (run.json, history.csv): only experiments have them.
 RUN_COLUMNS = ("train", "final_dev", "final_train", "loss", "time_s", "memory_gib", "epoch")
 GIB = 1024**3
 
@@ -103,9 +104,7 @@ def cell(column: str, task: str, metrics: Mapping[str, Mapping], run: Mapping | 
     if column == "epoch":
         return best
     if column == "time_s":
-        if run["job_seconds"] is None:
-            raise ValueError("column 'time_s' needs the fine-tuning job's benchmark file")
-        return round(run["job_seconds"], 1)
+        return round(float(run["run"]["wall_seconds"]), 1)
     if column == "memory_gib":
         return round(run["run"]["peak_memory_bytes"] / GIB, 3)
     raise ValueError(f"unknown column {column!r}; known: {', '.join(COLUMNS)}")
@@ -224,13 +223,24 @@ def confusion_table(counts: pd.DataFrame, paper_counts: Mapping[str, int] | None
     return pd.DataFrame.from_records(records)
 
 
-def caption(table: Mapping[str, Any], *, scale: str, encoder: str, data: str, hardware: Sequence[str]) -> str:
+def caption(
+    table: Mapping[str, Any],
+    *,
+    scale: str,
+    encoder: str,
+    data: str,
+    hardware: Sequence[str],
+    code_note: str = "",
+) -> str:
     """The table's caption with what the numbers are, the scale, encoder, data and hardware they came from."""
     where = "; ".join(sorted(set(hardware))) or "not recorded"
-    text = table_caption(table, scale=scale, encoder=encoder, data=data) + " "
+    text = table_caption(table, scale=scale, encoder=encoder, data=data, code_note=code_note) + " "
     columns = table.get("columns") or []
     if "time_s" in columns:
-        text += "time_s: wall seconds of the fine-tuning job (Snakemake benchmark). "
+        text += (
+            "time_s: wall seconds of the training run (run.json), summed over its attempts when a killed "
+            "job resumed (each attempt counted up to its last checkpoint). "
+        )
     if "memory_gib" in columns:
         text += (
             "memory_gib: peak memory of the run (CUDA max allocated on GPU, peak resident set of the "

@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from pipeline.batching import Ragged, TaskData
+from pipeline.device import autocast
 from pipeline.heads import MultitaskModel
 
 
@@ -19,24 +20,24 @@ def to_device(batch, device: torch.device):
     return batch.to(device)
 
 
-def autocast(device: torch.device):
-    """bf16 autocast on CUDA devices that support it; a no-op elsewhere (precision chosen once, here)."""
-    enabled = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
 def predict_task(
-    model: MultitaskModel, data: TaskData, max_length: int, batch_size: int, device: torch.device
+    model: MultitaskModel,
+    data: TaskData,
+    max_length: int,
+    batch_size: int,
+    device: torch.device,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Predicted labels (classification) or scores (STS) for every example of ``data``, in file order.
 
-    Batches are formed from examples of similar length, so little time goes to padding.
+    Batches are formed from examples of similar length, so little time goes to padding. ``precision``: the
+    concrete precision the model was trained in (:func:`pipeline.device.choose_precision`).
     """
     was_training = model.training
     model.eval()
     out = np.empty(len(data), dtype=np.float64)
     pair_input = "cross" if model.pair_mode == "cross" else "siamese"
-    with torch.inference_mode(), autocast(device):
+    with torch.inference_mode(), autocast(device, precision):
         if data.text2 is not None and pair_input == "siamese":
             e1, e2 = (
                 embed_sentences(model, data, text, max_length, batch_size, device)

@@ -10,6 +10,7 @@ was and end with the same weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 import time
@@ -18,23 +19,24 @@ from pathlib import Path
 import torch
 
 from pipeline.batching import Ragged, TaskData
+from pipeline.checkpoints import (
+    Checkpoints,
+    CheckpointTimer,
+    RunState,
+    checkpoint_due,
+    resume_message,
+    save_mid_epoch,
+    start_epoch,
+)
+from pipeline.device import autocast, choose_precision, device_record, grad_scaler, hardware
 from pipeline.encoders import load_encoder, load_tokenizer
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_json_atomic
 from pipeline.losses import mnrl_loss
-from pipeline.predict import autocast, embed_sentences
-from pipeline.train import (
-    CHECKPOINT_EVERY_STEPS,
-    Checkpoints,
-    RunState,
-    checkpoint_due,
-    fingerprint,
-    peak_memory,
-    resume_message,
-    save_mid_epoch,
-    start_epoch,
-    versions,
-)
+from pipeline.predict import embed_sentences
+from pipeline.progress import Attempt, Progress
+from pipeline.provenance import code_hash
+from pipeline.train import CHECKPOINT_EVERY_STEPS, fingerprint, peak_memory, versions
 
 
 def positive_pairs(data: dict[str, TaskData], sts_min: float) -> TaskData:
@@ -79,17 +81,31 @@ def mnrl_embedder(settings: dict, encoder_location: str, load_kwargs: dict | Non
 EMBED_ROWS_CPU = 8  # sentences per encoder call on CPU: less padding outweighs the smaller matrices
 
 
-def mnrl_step(embedder, optimizer, pairs: TaskData, index: torch.Tensor, settings: dict, device):
+def mnrl_step(
+    embedder,
+    optimizer,
+    pairs: TaskData,
+    index: torch.Tensor,
+    settings: dict,
+    device,
+    precision="fp32",
+    scaler=None,
+):
     """One MNRL update on the pairs ``index``: both sides embedded (together, sorted by length), in-batch
-    negatives, AdamW step."""
+    negatives, AdamW step (loss-scaled under fp16)."""
     rows = torch.as_tensor(index, dtype=torch.long)
     sentences = Ragged.concat(pairs.text1.take(rows), pairs.text2.take(rows))
     chunk = len(sentences) if device.type == "cuda" else EMBED_ROWS_CPU
-    with autocast(device):
+    with autocast(device, precision):
         both = embed_sentences(embedder, pairs, sentences, settings["max_length"], chunk, device).float()
         loss = mnrl_loss(both[: len(rows)], both[len(rows) :], settings["scale"])
-    loss.backward()
-    optimizer.step()
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return loss.detach()
 
@@ -104,8 +120,17 @@ def pretrain(
     log=print,
     load_kwargs: dict | None = None,
     checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS,
+    *,
+    checkpoint_every_minutes: float = 0.0,
+    log_every_steps: int = 0,
+    resume_other_code: bool = False,
 ) -> dict:
-    started = time.perf_counter()
+    """MNRL-train the encoder; write the encoder folder ``out_dir`` (weights, tokenizer, run.json).
+    Checkpoints, lock, progress lines and attempt totals work as in :func:`pipeline.train.train`."""
+    attempt = Attempt()
+    precision = choose_precision(settings.get("precision", "auto"), device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     torch.manual_seed(settings["seed"])
     embedder = mnrl_embedder(settings, encoder_location, load_kwargs).to(device).train()
     pairs = positive_pairs(data, settings["sts_min"])
@@ -116,13 +141,76 @@ def pretrain(
         raise ValueError(f"MNRL needs at least 2 positive pairs, found {len(pairs)}")
     optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    checkpoints = Checkpoints(checkpoint_dir, fingerprint(settings))
-    state = checkpoints.load(embedder, optimizer, scheduler)
-    if state is None:
-        state = RunState()
-    else:
-        state.resumed_from, state.resumed_at_step = state.epoch, state.step
-        log(resume_message(state, checkpoints.last))
+    scaler = grad_scaler(device, precision)
+    code = code_hash()
+    checkpoints = Checkpoints(
+        checkpoint_dir, fingerprint(settings), code=code, resume_other_code=resume_other_code, log=log
+    )
+    with checkpoints:  # the folder's lock, held until the encoder folder is written
+        state = checkpoints.load(embedder, optimizer, scheduler, scaler)
+        if state is None:
+            state = RunState()
+        else:
+            state.resumed_from, state.resumed_at_step = state.epoch, state.step
+            attempt.resume(state)
+            log(resume_message(state, checkpoints.last))
+        log(f"MNRL {settings['name']} on {hardware(device)} in {precision}: {len(pairs)} pairs")
+        _mnrl_epochs(
+            embedder,
+            optimizer,
+            scheduler,
+            scaler,
+            state,
+            checkpoints,
+            attempt,
+            pairs,
+            settings,
+            device,
+            precision,
+            log,
+            checkpoint_every_steps,
+            checkpoint_every_minutes,
+            log_every_steps,
+        )
+        attempt.record(state, peak_memory(device)[0], code)
+        _write_encoder(
+            embedder,
+            state,
+            settings,
+            pairs,
+            encoder_location,
+            load_kwargs,
+            out_dir,
+            device,
+            precision,
+            code,
+            attempt,
+            checkpoint_every_steps,
+        )
+        checkpoints.clear()
+    return state.history[-1] if state.history else {}
+
+
+def _mnrl_epochs(
+    embedder,
+    optimizer,
+    scheduler,
+    scaler,
+    state,
+    checkpoints,
+    attempt,
+    pairs,
+    settings,
+    device,
+    precision,
+    log,
+    checkpoint_every_steps,
+    checkpoint_every_minutes,
+    log_every_steps,
+) -> None:
+    timer = CheckpointTimer(checkpoint_every_minutes)
+    batches = [math.ceil(len(pairs) / settings["batch_size"])] * settings["epochs"]
+    progress = Progress(sum(batches), log_every_steps, settings["batch_size"], log)
     for epoch in range(state.epoch + 1, settings["epochs"] + 1):
         t0 = time.perf_counter()
         order = torch.randperm(
@@ -130,19 +218,45 @@ def pretrain(
         )
         plan = order.split(settings["batch_size"])
         done, losses, before = start_epoch(state, device)
+        progress.start_epoch(epoch, settings["epochs"], len(plan), sum(batches[: epoch - 1]) + done)
         for step, index in enumerate(plan[done:], start=done + 1):
             if len(index) >= 2:  # a single pair has no in-batch negative
-                losses.append(mnrl_step(embedder, optimizer, pairs, index, settings, device))
-            if checkpoint_due(step, checkpoint_every_steps, len(plan)):
+                losses.append(
+                    mnrl_step(embedder, optimizer, pairs, index, settings, device, precision, scaler)
+                )
+            progress.step(step)
+            if checkpoint_due(step, checkpoint_every_steps, len(plan)) or timer.due(step, len(plan)):
                 seconds = before + time.perf_counter() - t0
-                save_mid_epoch(checkpoints, embedder, optimizer, scheduler, state, step, losses, seconds, log)
+                attempt.record(state, peak_memory(device)[0], checkpoints.code)
+                save_mid_epoch(
+                    checkpoints, embedder, optimizer, scheduler, state, step, losses, seconds, log, scaler
+                )
+                timer.reset()
         seconds = before + time.perf_counter() - t0
         mean_loss = float(torch.stack(losses).mean())
         state.epoch, state.train_seconds = epoch, state.train_seconds + seconds
         state.history.append({"epoch": epoch, "mnrl_loss": mean_loss, "epoch_seconds": seconds})
         log(f"MNRL epoch {epoch}/{settings['epochs']}: loss {mean_loss:.4f} ({len(pairs)} pairs)")
-        checkpoints.save(embedder, optimizer, scheduler, state)
+        attempt.record(state, peak_memory(device)[0], checkpoints.code)
+        checkpoints.save(embedder, optimizer, scheduler, state, scaler)
+        timer.reset()
 
+
+def _write_encoder(
+    embedder,
+    state,
+    settings,
+    pairs,
+    encoder_location,
+    load_kwargs,
+    out_dir,
+    device,
+    precision,
+    code,
+    attempt,
+    checkpoint_every_steps,
+) -> None:
+    """The MNRL-trained encoder as a folder fine-tuning loads (weights, tokenizer, run.json), atomically."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -155,10 +269,17 @@ def pretrain(
                 "settings": settings,
                 "pairs": len(pairs),
                 "history": state.history,
-                "wall_seconds": time.perf_counter() - started,
+                "code_hash": code,
+                "code_hashes": state.codes,
+                "wall_seconds": state.wall_seconds,
+                "attempt_wall_seconds": attempt.clock() - attempt.started,
+                "attempts": state.attempts,
                 "train_seconds": state.train_seconds,
-                "peak_memory_bytes": memory,
+                "peak_memory_bytes": state.peak_memory_bytes,
+                "attempt_peak_memory_bytes": memory,
                 "peak_memory_kind": memory_kind,
+                "precision": precision,
+                "device_record": device_record(device, precision),
                 "device": str(device),
                 "resumed_after_epoch": state.resumed_from,
                 "resumed_at_step": state.resumed_at_step,
@@ -173,5 +294,3 @@ def pretrain(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    checkpoints.clear()
-    return state.history[-1] if state.history else {}

@@ -75,13 +75,45 @@ def build_table(
     return pd.DataFrame.from_records(records, columns=header)
 
 
-def table_caption(table: Mapping[str, Any], *, scale: str, encoder: str, data: str) -> str:
+def table_caption(
+    table: Mapping[str, Any], *, scale: str, encoder: str, data: str, code_note: str = ""
+) -> str:
     """A table's caption: paper, number and caption from config, then the split, scale, encoder and data the
-    reproduced values came from."""
-    return (
+    reproduced values came from, and ``code_note`` (:func:`pipeline.provenance.code_versions_note`)."""
+    text = (
         f"{table.get('paper', '')} {table.get('number', '')}: {table['caption']} "
         f"Reproduced on the {table['split']} split at {scale} scale (encoder {encoder}, data: {data})."
     )
+    return f"{text} {code_note}" if code_note else text
+
+
+def scale_of(records: Mapping[str, Mapping[str, Any]]) -> str:
+    """The scale the metrics records were computed at (the ``scale`` each records); all must agree."""
+    scales = {
+        model: rec.get("scale") or (rec.get("settings") or {}).get("scale_name")
+        for model, rec in records.items()
+    }
+    found = sorted({s for s in scales.values() if s})
+    if len(found) != 1:
+        raise ValueError(f"metrics of one table must come from one scale, found {found or 'none'}: {scales}")
+    return found[0]
+
+
+def scale_of_paths(paths) -> str:
+    """The scale named by files under ``results/{scale}/`` (the layout of every expensive artifact)."""
+    found = set()
+    for path in paths:
+        parts = Path(path).parts
+        if len(parts) > 2 and parts[0] == "results":
+            found.add(parts[1])
+    if len(found) != 1:
+        raise ValueError(f"files of one figure must come from one scale's results, found {sorted(found)}")
+    return found.pop()
+
+
+def code_hashes(records: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every library code version that trained the models behind the records (their ``trained_with_code``)."""
+    return sorted({h for rec in records.values() for h in rec.get("trained_with_code") or []})
 
 
 def _md(value: Any) -> str:

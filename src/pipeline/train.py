@@ -1,38 +1,45 @@
 """The fine-tuning loop: multitask batches, AdamW, per-epoch dev evaluation, best-model keeping, resume.
 
 After every epoch the dev metrics are appended to the history, the model with the best overall dev score is
-kept, and a checkpoint (model, optimiser, scheduler, RNG states, epoch, step, history, best) is written to the
-checkpoint folder, which is not a Snakemake output and so survives a killed job. Every
-``checkpoint_every_steps`` optimiser steps a mid-epoch checkpoint is written too (the sampling plan of an
-epoch depends only on (seed, epoch), so the step count is the sampler's position). Rerunning the same
-experiment (same resolved settings, compared by fingerprint) continues from the step where that checkpoint
-was taken and ends with the same weights as an uninterrupted run. The folder only ever holds ``last.pt`` and
-``best.safetensors`` (each overwritten atomically), so a long run does not fill the disk.
+kept, and a checkpoint (:mod:`pipeline.checkpoints`) is written to the checkpoint folder, which is not a
+Snakemake output and so survives a killed job. Mid-epoch checkpoints follow every ``checkpoint_every_minutes``
+of training and/or every ``checkpoint_every_steps`` optimiser steps (the sampling plan of an epoch depends
+only on (seed, epoch), so the step count is the sampler's position). Rerunning the same experiment (same
+resolved settings, compared by fingerprint, and the same library code) continues from the step where that
+checkpoint was taken and ends with the same weights as an uninterrupted run. The run holds the folder's lock
+throughout; a progress line goes to the log every ``log_every_steps`` steps (:mod:`pipeline.progress`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-import random
 import resource
 import shutil
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_model, save_model
 
 from pipeline.batching import TaskData, bucket_by_length
+from pipeline.checkpoints import (  # noqa: F401  (re-exported: the resume helpers' historical home)
+    Checkpoints,
+    CheckpointTimer,
+    RunState,
+    checkpoint_due,
+    resume_message,
+    save_mid_epoch,
+    start_epoch,
+)
+from pipeline.device import autocast, choose_precision, device_record, grad_scaler, hardware, pick_device
 from pipeline.encoders import load_encoder
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
 from pipeline.metrics import accuracy, overall_score, pearson
-from pipeline.predict import autocast, predict_task, to_device
+from pipeline.predict import predict_task, to_device
+from pipeline.progress import Attempt, Progress
+from pipeline.provenance import code_hash
 from pipeline.sampling import epoch_plan
 from pipeline.tuning import apply_tuning, count_parameters
 
@@ -42,10 +49,6 @@ def fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def build_model(settings: dict, encoder_location: str, **load_kwargs) -> MultitaskModel:
     """Encoder + heads with the tuning method applied; heads are initialised from the experiment's seed."""
     torch.manual_seed(settings["seed"])
@@ -53,11 +56,15 @@ def build_model(settings: dict, encoder_location: str, **load_kwargs) -> Multita
     return apply_tuning(MultitaskModel(encoder, settings), settings)
 
 
-def evaluate(model: MultitaskModel, dev: dict[str, TaskData], settings: dict, device) -> dict[str, float]:
+def evaluate(
+    model: MultitaskModel, dev: dict[str, TaskData], settings: dict, device, precision: str = "fp32"
+) -> dict[str, float]:
     """Dev score of every task (accuracy or Pearson) and the overall score."""
     scores: dict[str, float] = {}
     for data in dev.values():
-        values = predict_task(model, data, settings["max_length"], settings["eval_batch_size"], device)
+        values = predict_task(
+            model, data, settings["max_length"], settings["eval_batch_size"], device, precision
+        )
         gold = data.labels.numpy()
         score = pearson(values, gold) if data.task.metric == "corr" else accuracy(values, gold)
         scores[data.task.metric_name] = score
@@ -70,8 +77,8 @@ def linear_schedule(total_steps: int):
     return lambda step: max(0.0, 1.0 - step / max(1, total_steps))
 
 
-#: Default interval of mid-epoch checkpoints (config.yaml's ``checkpoint_every_steps``; 0: epoch ends only).
-CHECKPOINT_EVERY_STEPS = 500
+#: Default interval of step-counted mid-epoch checkpoints (config.yaml's ``checkpoint_every_steps``; 0: none).
+CHECKPOINT_EVERY_STEPS = 0
 
 
 def make_optimizer(model: torch.nn.Module, settings: dict) -> torch.optim.AdamW:
@@ -96,136 +103,25 @@ def training_plan(train_data: dict[str, TaskData], settings: dict, epoch: int, p
     return bucket_by_length(plan, lengths, settings.get("bucket_batches") or 0, generator)
 
 
-def train_step(model, optimizer, scheduler, task: str, batch: dict, device: torch.device) -> torch.Tensor:
-    """One update on one batch already on ``device``; returns the (detached) loss without syncing."""
-    with autocast(device):
+def train_step(
+    model, optimizer, scheduler, task: str, batch: dict, device: torch.device, precision="fp32", scaler=None
+) -> torch.Tensor:
+    """One update on one batch already on ``device``; returns the (detached) loss without syncing.
+
+    With fp16 the loss is scaled before ``backward`` and the step skipped when gradients overflowed
+    (``scaler``: :func:`pipeline.device.grad_scaler`); bf16 and fp32 need no scaler."""
+    with autocast(device, precision):
         loss = model.loss(task, batch)
-    loss.backward()
-    optimizer.step()
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return loss.detach()
-
-
-@dataclass
-class RunState:
-    epoch: int = 0  # epochs completed
-    history: list[dict] = field(default_factory=list)
-    best_overall: float = -math.inf
-    best_epoch: int = 0
-    train_seconds: float = 0.0
-    resumed_from: int | None = None
-    # a mid-epoch checkpoint: optimiser steps done in epoch ``epoch + 1``, their losses, its seconds so far
-    step: int = 0
-    epoch_losses: list[float] = field(default_factory=list)
-    epoch_seconds: float = 0.0
-    resumed_at_step: int | None = None
-
-
-def checkpoint_due(step: int, every: int, steps_in_epoch: int) -> bool:
-    """Whether a mid-epoch checkpoint follows step ``step`` (1-based) of an epoch of ``steps_in_epoch``:
-    every ``every`` steps, except the last step, which the end-of-epoch checkpoint covers."""
-    return every > 0 and step % every == 0 and step < steps_in_epoch
-
-
-def rng_states() -> dict:
-    """Every random number generator a training step may draw from: torch (CPU, CUDA), Python, NumPy."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
-    return {
-        "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "python_rng": json.dumps(random.getstate()),
-        "numpy_rng": json.dumps([kind, keys.tolist(), pos, has_gauss, gauss]),
-    }
-
-
-def set_rng_states(payload: dict) -> None:
-    torch.set_rng_state(payload["rng"])
-    if payload["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(payload["cuda_rng"])
-    if "python_rng" in payload:
-        version, internal, gauss = json.loads(payload["python_rng"])
-        random.setstate((version, tuple(internal), gauss))
-    if "numpy_rng" in payload:
-        kind, keys, pos, has_gauss, gauss = json.loads(payload["numpy_rng"])
-        np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
-
-
-class Checkpoints:
-    """The resume state of one run: ``last.pt`` (full training state) and ``best.safetensors`` (weights).
-
-    Both are written through a temporary file and a rename, and each save replaces the previous one, so the
-    folder holds at most these two files (the latest state and the best weights) however long the run.
-    ``last.pt`` holds only tensors and strings and is read with ``torch.load(weights_only=True)``.
-    """
-
-    def __init__(self, folder: str | Path, fingerprint: str):
-        self.folder, self.fingerprint = Path(folder), fingerprint
-        self.last, self.best = self.folder / "last.pt", self.folder / "best.safetensors"
-
-    def save(self, model, optimizer, scheduler, state: RunState) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "fingerprint": self.fingerprint,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            **rng_states(),
-            "state": json.dumps(state.__dict__),
-        }
-        write_atomic(self.last, lambda tmp: torch.save(payload, tmp))
-
-    def save_best(self, model) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.best, lambda tmp: save_model(model, tmp))
-
-    def load(self, model, optimizer, scheduler) -> RunState | None:
-        """Restore a matching checkpoint into the given objects; None when there is none to resume."""
-        if not self.last.exists():
-            return None
-        payload = torch.load(self.last, weights_only=True, map_location="cpu")
-        if payload["fingerprint"] != self.fingerprint:
-            return None
-        model.load_state_dict(payload["model"])
-        optimizer.load_state_dict(payload["optimizer"])
-        scheduler.load_state_dict(payload["scheduler"])
-        set_rng_states(payload)
-        return RunState(**json.loads(payload["state"]))
-
-    def files(self) -> list[Path]:
-        """What the folder holds (temporary files of a write that a kill interrupted included)."""
-        return sorted(self.folder.iterdir()) if self.folder.is_dir() else []
-
-    def clear(self) -> None:
-        """Remove the checkpoints (and any temporary file a killed write left), then the empty folder."""
-        for path in (self.last, self.best, *self.folder.glob(".*.tmp")):
-            path.unlink(missing_ok=True)
-        if self.folder.is_dir() and not any(self.folder.iterdir()):
-            self.folder.rmdir()
-
-
-def resume_message(state: RunState, where: Path) -> str:
-    """The log line of a resumed run: ``resuming after epoch E``, plus the steps of a mid-epoch checkpoint."""
-    steps = f" and {state.step} steps of epoch {state.epoch + 1}" if state.step else ""
-    return f"resuming after epoch {state.epoch}{steps} from {where}"
-
-
-def start_epoch(state: RunState, device: torch.device) -> tuple[int, list[torch.Tensor], float]:
-    """(steps already done, their losses, seconds already spent) of the epoch about to run: all zero unless
-    a mid-epoch checkpoint was restored; the pending state is then consumed."""
-    done, seconds = state.step, state.epoch_seconds
-    losses = [torch.tensor(v, device=device) for v in state.epoch_losses]
-    state.step, state.epoch_losses, state.epoch_seconds = 0, [], 0.0
-    return done, losses, seconds
-
-
-def save_mid_epoch(checkpoints, model, optimizer, scheduler, state: RunState, step, losses, seconds, log):
-    """The mid-epoch checkpoint after ``step`` optimiser steps of epoch ``state.epoch + 1``."""
-    state.step, state.epoch_seconds = step, seconds
-    state.epoch_losses = torch.stack(losses).float().cpu().tolist() if losses else []
-    checkpoints.save(model, optimizer, scheduler, state)
-    state.step, state.epoch_losses, state.epoch_seconds = 0, [], 0.0
-    log(f"checkpoint: epoch {state.epoch + 1} step {step}")
 
 
 def peak_memory(device: torch.device) -> tuple[int, str]:
@@ -246,19 +142,26 @@ def train(
     log=print,
     load_kwargs: dict | None = None,
     checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS,
+    *,
+    checkpoint_every_minutes: float = 0.0,
+    log_every_steps: int = 0,
+    resume_other_code: bool = False,
 ) -> dict:
     """Train one experiment; write ``outputs['model']`` (best weights, safetensors), ``outputs['history']``
-    (CSV, one row per epoch) and ``outputs['run']`` (JSON: settings, times, memory, parameters).
+    (CSV, one row per epoch) and ``outputs['run']`` (JSON: settings, times, memory, parameters, device, code).
 
-    ``checkpoint_every_steps`` (0: only at epoch ends) does not change the result, only how much work a
-    kill can cost; it is therefore not part of the settings or their fingerprint."""
-    started = time.perf_counter()
+    ``checkpoint_every_steps`` / ``checkpoint_every_minutes`` (0: only at epoch ends) and ``log_every_steps``
+    do not change the result, only how much work a kill can cost and how often the log hears from the run;
+    they are therefore not part of the settings or their fingerprint."""
+    attempt = Attempt()
     device = device or pick_device()
+    precision = choose_precision(settings.get("precision", "auto"), device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model = build_model(settings, encoder_location, **(load_kwargs or {})).to(device)
     trainable, total = count_parameters(model)
     optimizer = make_optimizer(model, settings)
+    scaler = grad_scaler(device, precision)
     sizes = {t: len(d) for t, d in train_data.items()}
     plan_args = dict(
         method=settings["sampling"],
@@ -272,31 +175,142 @@ def train(
     steps = [len(epoch_plan(epoch=e, **plan_args)) for e in range(1, settings["epochs"] + 1)]
     factor = linear_schedule(sum(steps)) if settings["schedule"] == "linear" else (lambda step: 1.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-    checkpoints = Checkpoints(checkpoint_dir, fingerprint(settings))
-    state = checkpoints.load(model, optimizer, scheduler)
-    if state is None:
-        state = RunState()
-    else:
-        state.resumed_from, state.resumed_at_step = state.epoch, state.step
-        log(resume_message(state, checkpoints.last))
+    code = code_hash()
+    checkpoints = Checkpoints(
+        checkpoint_dir,
+        fingerprint(settings),
+        code=code,
+        trainable_only=settings["tuning"] != "full",
+        resume_other_code=resume_other_code,
+        log=log,
+    )
+    with checkpoints:  # the folder's lock, held until the run is complete
+        state = checkpoints.load(model, optimizer, scheduler, scaler)
+        if state is None:
+            state = RunState()
+        else:
+            state.resumed_from, state.resumed_at_step = state.epoch, state.step
+            attempt.resume(state)
+            log(resume_message(state, checkpoints.last))
+        log(
+            f"training {settings['name']} on {hardware(device)} in {precision}: {sum(steps)} steps in "
+            f"{settings['epochs']} epochs, {trainable:,} of {total:,} parameters trainable"
+        )
+        _train_epochs(
+            model,
+            optimizer,
+            scheduler,
+            scaler,
+            state,
+            checkpoints,
+            attempt,
+            settings,
+            train_data,
+            dev_data,
+            device,
+            precision,
+            plan_args,
+            steps,
+            log,
+            checkpoint_every_steps,
+            checkpoint_every_minutes,
+            log_every_steps,
+        )
+        attempt.record(state, peak_memory(device)[0], code)
+        if checkpoints.trainable_only:  # the frozen encoder + the best epoch's trainable weights
+            checkpoints.restore_best(model)
+            write_atomic(outputs["model"], lambda tmp: save_model(model, tmp))
+        else:  # copied: a kill before run.json is written must still find the best
+            if not checkpoints.best.exists():
+                checkpoints.restore_best(model)  # raises: never the last epoch in the best one's place
+            write_atomic(outputs["model"], lambda tmp: shutil.copyfile(checkpoints.best, tmp))
+        write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
+        memory, memory_kind = peak_memory(device)
+        run = {
+            "settings": settings,
+            "fingerprint": checkpoints.fingerprint,
+            "code_hash": code,
+            "code_hashes": state.codes,
+            "device": str(device),
+            "hardware": hardware(device),
+            "precision": precision,
+            "device_record": device_record(device, precision),
+            "threads": torch.get_num_threads(),
+            "wall_seconds": state.wall_seconds,
+            "attempt_wall_seconds": attempt.clock() - attempt.started,
+            "attempts": state.attempts,
+            "train_seconds": state.train_seconds,
+            "peak_memory_bytes": state.peak_memory_bytes,
+            "attempt_peak_memory_bytes": memory,
+            "peak_memory_kind": memory_kind,
+            "trainable_parameters": trainable,
+            "total_parameters": total,
+            "best_epoch": state.best_epoch,
+            "best_dev_overall": state.best_overall,
+            "resumed_after_epoch": state.resumed_from,
+            "resumed_at_step": state.resumed_at_step,
+            "checkpoint_every_steps": checkpoint_every_steps,
+            "checkpoint_every_minutes": checkpoint_every_minutes,
+            "versions": versions(),
+        }
+        write_json_atomic(run, outputs["run"])
+        checkpoints.clear()
+    return run
+
+
+def _train_epochs(
+    model,
+    optimizer,
+    scheduler,
+    scaler,
+    state,
+    checkpoints,
+    attempt,
+    settings,
+    train_data,
+    dev_data,
+    device,
+    precision,
+    plan_args,
+    steps,
+    log,
+    every_steps,
+    every_minutes,
+    log_every,
+) -> None:
+    """The epochs not done yet: steps, mid-epoch checkpoints, progress lines, dev evaluation, best keeping."""
     pair_input = "cross" if settings["pair_mode"] == "cross" else "siamese"
+    timer = CheckpointTimer(every_minutes)
+    progress = Progress(sum(steps), log_every, settings["batch_size"], log)
+
+    def save(step=None, losses=None, seconds=None):
+        attempt.record(state, peak_memory(device)[0], checkpoints.code)
+        if step is None:
+            checkpoints.save(model, optimizer, scheduler, state, scaler)
+        else:
+            save_mid_epoch(
+                checkpoints, model, optimizer, scheduler, state, step, losses, seconds, log, scaler
+            )
+        timer.reset()
 
     for epoch in range(state.epoch + 1, settings["epochs"] + 1):
         t0 = time.perf_counter()
         model.train()
         plan = training_plan(train_data, settings, epoch, plan_args)
         done, losses, before = start_epoch(state, device)
+        progress.start_epoch(epoch, settings["epochs"], len(plan), sum(steps[: epoch - 1]) + done)
         for step, (task, index) in enumerate(plan[done:], start=done + 1):
             batch = to_device(train_data[task].batch(index, settings["max_length"], pair_input), device)
-            losses.append(train_step(model, optimizer, scheduler, task, batch, device))
-            if checkpoint_due(step, checkpoint_every_steps, len(plan)):
-                seconds = before + time.perf_counter() - t0
-                save_mid_epoch(checkpoints, model, optimizer, scheduler, state, step, losses, seconds, log)
+            losses.append(train_step(model, optimizer, scheduler, task, batch, device, precision, scaler))
+            progress.step(step)
+            if checkpoint_due(step, every_steps, len(plan)) or timer.due(step, len(plan)):
+                save(step, losses, before + time.perf_counter() - t0)
         train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
-        scores = evaluate(model, dev_data, settings, device)
+        scores = evaluate(model, dev_data, settings, device, precision)
         row = {"epoch": epoch, "train_loss": train_loss, **scores}
         if settings.get("train_score"):  # the task metric on the training set (the second study's tables)
-            row.update({f"train_{k}": v for k, v in evaluate(model, train_data, settings, device).items()})
+            train_scores = evaluate(model, train_data, settings, device, precision)
+            row.update({f"train_{k}": v for k, v in train_scores.items()})
         seconds = before + time.perf_counter() - t0
         state.train_seconds += seconds
         state.epoch = epoch
@@ -305,36 +319,7 @@ def train(
         if scores["overall"] is not None and scores["overall"] > state.best_overall:
             state.best_overall, state.best_epoch = scores["overall"], epoch
             checkpoints.save_best(model)
-        checkpoints.save(model, optimizer, scheduler, state)
-
-    memory, memory_kind = peak_memory(device)
-    if checkpoints.best.exists():  # copied: a kill before run.json is written must still find the best
-        write_atomic(outputs["model"], lambda tmp: shutil.copyfile(checkpoints.best, tmp))
-    else:
-        write_atomic(outputs["model"], lambda tmp: save_model(model, tmp))
-    write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
-    run = {
-        "settings": settings,
-        "fingerprint": checkpoints.fingerprint,
-        "device": str(device),
-        "hardware": hardware(device),
-        "threads": torch.get_num_threads(),
-        "wall_seconds": time.perf_counter() - started,
-        "train_seconds": state.train_seconds,
-        "peak_memory_bytes": memory,
-        "peak_memory_kind": memory_kind,
-        "trainable_parameters": trainable,
-        "total_parameters": total,
-        "best_epoch": state.best_epoch,
-        "best_dev_overall": state.best_overall,
-        "resumed_after_epoch": state.resumed_from,
-        "resumed_at_step": state.resumed_at_step,
-        "checkpoint_every_steps": checkpoint_every_steps,
-        "versions": versions(),
-    }
-    write_json_atomic(run, outputs["run"])
-    checkpoints.clear()
-    return run
+        save()
 
 
 def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwargs) -> MultitaskModel:
@@ -342,23 +327,6 @@ def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwa
     model = build_model(settings, encoder_location, **load_kwargs)
     load_model(model, weights)
     return model
-
-
-def hardware(device: torch.device) -> str:
-    """What the run was measured on, for table captions: the GPU's name, or the CPU model and thread count."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU {model}, {torch.get_num_threads()} threads"
 
 
 def versions() -> dict[str, str]:

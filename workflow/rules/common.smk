@@ -18,7 +18,7 @@ from pipeline.config import (
     resolve_experiment,
     resolve_pretrain,
 )
-from pipeline.encoders import encoder_location, offline_kwargs
+from pipeline.encoders import encoder_location
 from pipeline.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -32,9 +32,18 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 ENV = "../../environment.yml"
-SCALE = config["scales"][config["scale"]]
+SCALE_NAME = config["scale"]
+SCALE = config["scales"][SCALE_NAME]
+# Every expensive artifact lives under its scale's folder, so that a run at one scale never touches another's
+# (results/tables/ and results/figures/ hold the active scale's tables and figures, rebuilt in seconds).
+RES = f"results/{SCALE_NAME}"
+LOGS = f"logs/{SCALE_NAME}"
 ENCODER = SCALE["encoder"]
 ENCODER_SPEC = config["encoders"][ENCODER]
+HUB_ENCODERS = [e for e, spec in config["encoders"].items() if spec["kind"] == "hub"]
+RANDOM_ENCODERS = [
+    e for e, spec in config["encoders"].items() if spec["kind"] == "random"
+]
 SPLITS = ["train", "dev", "test"]
 PRED_SPLITS = ["dev", "test"]
 EXPERIMENTS = list(config["experiments"])
@@ -103,29 +112,31 @@ def data_description():
 
 
 def encoder_files(encoder=ENCODER):
-    """Files a job needs to load the encoder: the built folder for random encoders, nothing otherwise."""
-    if config["encoders"][encoder]["kind"] == "random":
-        return [f"results/encoders/{encoder}"]
+    """Files a job needs to load the encoder: the folder that build_encoder (random) or fetch_encoder (hub)
+    wrote under the scale's results; nothing for an encoder shipped in an installed package.
+    """
+    if config["encoders"][encoder]["kind"] in ("random", "hub"):
+        return [f"{RES}/encoders/{encoder}"]
     return []
 
 
 def encoder_info(encoder=ENCODER):
     spec = config["encoders"][encoder]
     return {
-        "location": encoder_location(spec, encoder),
-        "load_kwargs": offline_kwargs(spec),
+        "location": encoder_location(spec, encoder, RES),
+        "load_kwargs": {"local_files_only": True},
         "name": encoder,
     }
 
 
 def token_file(task, split, encoder=ENCODER):
-    return f"results/tokens/{encoder}/{task}-{split}.pt"
+    return f"{RES}/tokens/{encoder}/{task}-{split}.pt"
 
 
 def start_encoder(settings):
     """The pretrained MNRL folder when the experiment has a pretrain stage, else the base encoder."""
     if settings.get("pretrain"):
-        path = f"results/pretrained/{settings['pretrain']}"
+        path = f"{RES}/pretrained/{settings['pretrain']}"
         return {
             "files": [path],
             "info": {"location": path, "load_kwargs": {"local_files_only": True}},
@@ -143,12 +154,22 @@ def finetune_inputs(wc):
     return {**tokens, "encoder": start_encoder(settings)["files"]}
 
 
+def trained_runs(model):
+    """run.json of the training runs behind a model's predictions: the experiment's, or each member's."""
+    if model in config["experiments"]:
+        return [f"{RES}/models/{model}/run.json"]
+    if model in config["ensembles"]:
+        return [f"{RES}/models/{m}/run.json" for m in config["ensembles"][model]["members"]]
+    return []
+
+
 def metrics_inputs(wc):
-    """pred_{task}: the model's predictions, data_{task}: the gold file, for each task of the model."""
-    files = {}
+    """pred_{task}: the model's predictions, data_{task}: the gold file, for each task of the model;
+    runs: the run.json files of its training (for the code version recorded beside the scores)."""
+    files = {"runs": trained_runs(wc.model)}
     for task in model_tasks(config, wc.model):
-        files[f"pred_{task}"] = f"results/predictions/{wc.model}/{task}-{wc.split}.csv"
-        files[f"data_{task}"] = f"results/data/{task}-{wc.split}.csv"
+        files[f"pred_{task}"] = f"{RES}/predictions/{wc.model}/{task}-{wc.split}.csv"
+        files[f"data_{task}"] = f"{RES}/data/{task}-{wc.split}.csv"
     return files
 
 
@@ -156,14 +177,13 @@ def figure_inputs(wc):
     fig = config["figures"][wc.figure]
     if fig["kind"] == "curves":
         return {
-            label: f"results/models/{m}/history.csv"
-            for label, m in fig["models"].items()
+            label: f"{RES}/models/{m}/history.csv" for label, m in fig["models"].items()
         }
     split = fig.get("split", "dev")
     return {
-        "predictions": f"results/predictions/{fig['model']}/{fig['task']}-{split}.csv",
-        "gold": f"results/data/{fig['task']}-{split}.csv",
-        "train": f"results/data/{fig['task']}-train.csv",
+        "predictions": f"{RES}/predictions/{fig['model']}/{fig['task']}-{split}.csv",
+        "gold": f"{RES}/data/{fig['task']}-{split}.csv",
+        "train": f"{RES}/data/{fig['task']}-train.csv",
     }
 
 
@@ -187,18 +207,18 @@ def figure_labels(wc):
 
 def methods_table_files(name):
     """Files behind a methods table: per model, its metrics per split and, for run columns, run.json,
-    history.csv and the fine-tuning job's benchmark file; for a confusion table, predictions and gold.
+    history.csv (time and memory come from run.json); for a confusion table, predictions and gold.
     """
     table = config["methods_tables"][name]
     if table["kind"] == "confusion":
         split = table["split"]
         model, task = table["model"], table["task"]
         files = {
-            "predictions": f"results/predictions/{model}/{task}-{split}.csv",
-            "gold": f"results/data/{task}-{split}.csv",
+            "predictions": f"{RES}/predictions/{model}/{task}-{split}.csv",
+            "gold": f"{RES}/data/{task}-{split}.csv",
         }
         if model in config["experiments"]:  # for the hardware in the caption
-            files["run"] = f"results/models/{model}/run.json"
+            files["run"] = f"{RES}/models/{model}/run.json"
         return files
     columns = table["columns"]
     splits = [s for s in ("dev", "test") if s in columns]
@@ -206,13 +226,11 @@ def methods_table_files(name):
     files = {}
     for row in table["rows"]:
         model = row["model"]
-        entry = {s: f"results/metrics/{model}/{s}.json" for s in splits}
+        entry = {s: f"{RES}/metrics/{model}/{s}.json" for s in splits}
         if model in config["experiments"]:
-            entry["run"] = f"results/models/{model}/run.json"
+            entry["run"] = f"{RES}/models/{model}/run.json"
         if needs_run:
-            entry["history"] = f"results/models/{model}/history.csv"
-        if "time_s" in columns:
-            entry["benchmark"] = f"results/benchmarks/finetune/{model}.tsv"
+            entry["history"] = f"{RES}/models/{model}/history.csv"
         files[model] = entry
     return files
 

@@ -4,9 +4,9 @@
 
 rule data:
     output:
-        "results/data/{task}-{split}.csv",
+        f"{RES}/data/{{task}}-{{split}}.csv",
     log:
-        "logs/data/{task}-{split}.log",
+        f"{LOGS}/data/{{task}}-{{split}}.log",
     localrule: True  # on a cluster, downloads run on the submit host (compute nodes may lack internet)
     conda:
         ENV
@@ -18,14 +18,32 @@ rule data:
 
 rule build_encoder:
     input:
-        expand("results/data/{task}-train.csv", task=["sst", "para", "sts", "cfimdb"]),
+        expand(f"{RES}/data/{{task}}-train.csv", task=["sst", "para", "sts", "cfimdb"]),
     output:
-        directory("results/encoders/{encoder}"),
+        directory(f"{RES}/encoders/{{encoder}}"),
     log:
-        "logs/build_encoder/{encoder}.log",
+        f"{LOGS}/build_encoder/{{encoder}}.log",
+    wildcard_constraints:
+        encoder=name_regex(RANDOM_ENCODERS),
     conda:
         ENV
     params:
         spec=lambda wc: config["encoders"][wc.encoder],
     script:
         "../scripts/build_encoder.py"
+
+
+rule fetch_encoder:
+    output:
+        directory(f"{RES}/encoders/{{encoder}}"),
+    log:
+        f"{LOGS}/fetch_encoder/{{encoder}}.log",
+    wildcard_constraints:
+        encoder=name_regex(HUB_ENCODERS),
+    localrule: True  # on a cluster, the hub is reached from the submit host only (nodes may lack internet)
+    conda:
+        ENV
+    params:
+        spec=lambda wc: config["encoders"][wc.encoder],
+    script:
+        "../scripts/fetch_encoder.py"

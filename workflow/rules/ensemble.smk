@@ -8,25 +8,25 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
             "ensemble_" + "_".join(_tasks)
         input:
             predictions=lambda wc: [
-                f"results/predictions/{m}/{t}-{s}.csv"
+                f"{RES}/predictions/{m}/{t}-{s}.csv"
                 for m in config["ensembles"][wc.ensemble]["members"]
                 for t in model_tasks(config, wc.ensemble)
                 for s in PRED_SPLITS
             ],
             dev_metrics=lambda wc: [
-                f"results/metrics/{m}/dev.json"
+                f"{RES}/metrics/{m}/dev.json"
                 for m in config["ensembles"][wc.ensemble]["members"]
                 if config["ensembles"][wc.ensemble].get("select_top")
             ],
         output:
             [
-                f"results/predictions/{{ensemble}}/{t}-{s}.csv"
+                f"{RES}/predictions/{{ensemble}}/{t}-{s}.csv"
                 for t in _tasks
                 for s in PRED_SPLITS
             ],
-            members="results/predictions/{ensemble}/members.json",
+            members=f"{RES}/predictions/{{ensemble}}/members.json",
         log:
-            "logs/ensemble/{ensemble}.log",
+            f"{LOGS}/ensemble/{{ensemble}}.log",
         wildcard_constraints:
             ensemble=name_regex(_members),
         localrule: True

@@ -13,7 +13,7 @@ rule figure:
             labels=figure_labels,
         ),
     log:
-        "logs/figures/{figure}.log",
+        f"{LOGS}/figures/{{figure}}.log",
     wildcard_constraints:
         figure=name_regex(config["figures"]),
     localrule: True

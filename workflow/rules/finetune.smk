@@ -5,13 +5,13 @@ rule finetune:
     input:
         unpack(finetune_inputs),
     output:
-        model="results/models/{experiment}/model.safetensors",
-        history="results/models/{experiment}/history.csv",
-        run="results/models/{experiment}/run.json",
+        model=f"{RES}/models/{{experiment}}/model.safetensors",
+        history=f"{RES}/models/{{experiment}}/history.csv",
+        run=f"{RES}/models/{{experiment}}/run.json",
     log:
-        "logs/finetune/{experiment}.log",
+        f"{LOGS}/finetune/{{experiment}}.log",
     benchmark:
-        "results/benchmarks/finetune/{experiment}.tsv"
+        f"{RES}/benchmarks/finetune/{{experiment}}.tsv"
     wildcard_constraints:
         experiment=name_regex(EXPERIMENTS),
     conda:
@@ -19,11 +19,13 @@ rule finetune:
     threads: 2
     resources:
         gpu=1,
+    group:
+        "model"  # on a cluster, one SLURM job trains an experiment and then predicts with it
     params:
         settings=lambda wc: resolve_experiment(config, wc.experiment),
         encoder=lambda wc: start_encoder(resolve_experiment(config, wc.experiment))[
             "info"
         ],
-        checkpoints=lambda wc: f"results/checkpoints/{wc.experiment}",
+        checkpoints=lambda wc: f"{RES}/checkpoints/{wc.experiment}",
     script:
         "../scripts/finetune.py"

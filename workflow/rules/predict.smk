@@ -8,19 +8,19 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
         name:
             "predict_" + "_".join(_tasks)
         input:
-            model="results/models/{experiment}/model.safetensors",
+            model=f"{RES}/models/{{experiment}}/model.safetensors",
             tokens=[token_file(t, s) for t in _tasks for s in PRED_SPLITS],
             encoder=lambda wc: start_encoder(
                 resolve_experiment(config, wc.experiment)
             )["files"],
         output:
             [
-                f"results/predictions/{{experiment}}/{t}-{s}.csv"
+                f"{RES}/predictions/{{experiment}}/{t}-{s}.csv"
                 for t in _tasks
                 for s in PRED_SPLITS
             ],
         log:
-            "logs/predict/{experiment}.log",
+            f"{LOGS}/predict/{{experiment}}.log",
         wildcard_constraints:
             experiment=name_regex(_members),
         conda:
@@ -28,6 +28,8 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
         threads: 2
         resources:
             gpu=1,
+        group:
+            "model"  # submitted together with the fine-tuning job it depends on
         params:
             settings=lambda wc: resolve_experiment(config, wc.experiment),
             encoder=lambda wc: start_encoder(
@@ -39,11 +41,11 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
 
 rule random_baseline:
     input:
-        "results/data/{task}-{split}.csv",
+        f"{RES}/data/{{task}}-{{split}}.csv",
     output:
-        "results/predictions/random/{task}-{split}.csv",
+        f"{RES}/predictions/random/{{task}}-{{split}}.csv",
     log:
-        "logs/random_baseline/{task}-{split}.log",
+        f"{LOGS}/random_baseline/{{task}}-{{split}}.log",
     localrule: True
     conda:
         ENV
@@ -57,9 +59,9 @@ rule metrics:
     input:
         unpack(metrics_inputs),
     output:
-        "results/metrics/{model}/{split}.json",
+        f"{RES}/metrics/{{model}}/{{split}}.json",
     log:
-        "logs/metrics/{model}-{split}.log",
+        f"{LOGS}/metrics/{{model}}-{{split}}.log",
     wildcard_constraints:
         split="dev|test",
     localrule: True

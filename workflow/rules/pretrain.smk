@@ -11,11 +11,11 @@ rule pretrain:
         ),
         encoder=encoder_files(),
     output:
-        directory("results/pretrained/{pretrain}"),
+        directory(f"{RES}/pretrained/{{pretrain}}"),
     log:
-        "logs/pretrain/{pretrain}.log",
+        f"{LOGS}/pretrain/{{pretrain}}.log",
     benchmark:
-        "results/benchmarks/pretrain/{pretrain}.tsv"
+        f"{RES}/benchmarks/pretrain/{{pretrain}}.tsv"
     conda:
         ENV
     threads: 2
@@ -24,6 +24,6 @@ rule pretrain:
     params:
         settings=lambda wc: resolve_pretrain(config, wc.pretrain),
         encoder=encoder_info(),
-        checkpoints=lambda wc: f"results/checkpoints/pretrain-{wc.pretrain}",
+        checkpoints=lambda wc: f"{RES}/checkpoints/pretrain-{wc.pretrain}",
     script:
         "../scripts/pretrain.py"

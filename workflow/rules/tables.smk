@@ -7,7 +7,7 @@ rule table:
             lambda wc: {
                 row[
                     "model"
-                ]: f"results/metrics/{row['model']}/{config['tables'][wc.table]['split']}.json"
+                ]: f"{RES}/metrics/{row['model']}/{config['tables'][wc.table]['split']}.json"
                 for row in config["tables"][wc.table]["rows"]
             }
         ),
@@ -28,7 +28,7 @@ rule table:
             labels=table_labels,
         ),
     log:
-        "logs/tables/{table}.log",
+        f"{LOGS}/tables/{{table}}.log",
     wildcard_constraints:
         table=name_regex(config["tables"]),
     localrule: True
@@ -67,7 +67,7 @@ rule methods_table:
             labels=table_labels,
         ),
     log:
-        "logs/tables/{table}.log",
+        f"{LOGS}/tables/{{table}}.log",
     wildcard_constraints:
         table=name_regex(config.get("methods_tables", {})),
     localrule: True

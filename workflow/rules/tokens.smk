@@ -3,12 +3,13 @@
 
 rule tokens:
     input:
-        data="results/data/{task}-{split}.csv",
+        data=f"{RES}/data/{{task}}-{{split}}.csv",
         encoder=lambda wc: encoder_files(wc.encoder),
     output:
-        "results/tokens/{encoder}/{task}-{split}.pt",
+        f"{RES}/tokens/{{encoder}}/{{task}}-{{split}}.pt",
     log:
-        "logs/tokens/{encoder}/{task}-{split}.log",
+        f"{LOGS}/tokens/{{encoder}}/{{task}}-{{split}}.log",
+    localrule: True  # minutes of CPU work, once per (encoder, task, split): not worth a queue wait
     conda:
         ENV
     params:

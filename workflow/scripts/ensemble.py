@@ -23,6 +23,7 @@ record["members"] = members
 for out in (path for path in sm.output if path.endswith(".csv")):
     name = Path(out).name
     task = name.rsplit("-", 1)[0]
-    write_csv_atomic(ensemble_task(task, [f"results/predictions/{m}/{name}" for m in members]), out)
+    folder = Path(out).parent.parent  # {results}/{scale}/predictions: the members' folders are siblings
+    write_csv_atomic(ensemble_task(task, [str(folder / m / name) for m in members]), out)
     log(f"wrote {out} from {len(members)} members")
 write_json_atomic(record, sm.output.members)

@@ -2,11 +2,12 @@
 
 from pipeline.figures import plot_confusion, plot_learning_curves, plot_sts_scatter
 from pipeline.jobs import start
+from pipeline.tables import scale_of_paths
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 fig, out = sm.params.figure, sm.output[0]
-title = f"{fig['caption']} [{sm.params.scale} scale]"
+title = f"{fig['caption']} [{scale_of_paths(sm.input)} scale]"  # the scale of the files drawn
 if fig["kind"] == "curves":
     plot_learning_curves({label: sm.input[label] for label in fig["models"]}, out, title=title)
 elif fig["kind"] == "confusion":

@@ -1,11 +1,15 @@
 """Rule finetune: train one experiment (resuming from its checkpoint when one matches)."""
 
-from pipeline.batching import TaskData
-from pipeline.jobs import start
-from pipeline.train import CHECKPOINT_EVERY_STEPS, pick_device, train
+from pipeline.jobs import requires_cuda, run_control, start
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
+
+from pipeline.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
+from pipeline.device import pick_device  # noqa: E402
+from pipeline.train import train  # noqa: E402
+
+device = pick_device(requires_cuda(sm.config), f"finetune {sm.wildcards.experiment}")
 settings = sm.params.settings
 train_data, dev_data = {}, {}
 for task in settings["tasks"]:
@@ -20,9 +24,9 @@ run = train(
     sm.params.encoder["location"],
     outputs=dict(sm.output),
     checkpoint_dir=sm.params.checkpoints,
-    device=pick_device(),
+    device=device,
     log=log,
     load_kwargs=sm.params.encoder["load_kwargs"],
-    checkpoint_every_steps=sm.config.get("checkpoint_every_steps", CHECKPOINT_EVERY_STEPS),
+    **run_control(sm.config),
 )
 log(f"done: best dev overall {run['best_dev_overall']:.4f} at epoch {run['best_epoch']}")

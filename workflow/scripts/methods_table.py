@@ -5,7 +5,8 @@ import json
 from pipeline.figures import confusion_counts
 from pipeline.jobs import start
 from pipeline.methods_tables import build_methods_table, caption, confusion_table, load_run
-from pipeline.tables import write_table
+from pipeline.provenance import code_versions_note
+from pipeline.tables import code_hashes, scale_of, scale_of_paths, write_table
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -21,6 +22,8 @@ if table["kind"] == "confusion":
     counts = confusion_counts(table["task"], files["predictions"], files["gold"])
     frame = confusion_table(counts, table.get("paper_counts"))
     hardware = [read_json(files["run"])["hardware"]] if "run" in files else []
+    scale = scale_of_paths([files["predictions"], files["gold"]])
+    code = [read_json(files["run"]).get("code_hash")] if "run" in files else []
 else:
     metrics, runs, hardware = {}, {}, []
     for model, entry in files.items():
@@ -30,16 +33,18 @@ else:
             hardware.append(runs[model]["run"]["hardware"])
         elif "run" in entry:
             hardware.append(read_json(entry["run"])["hardware"])
+    records = {f"{m}/{s}": rec for m, by_split in metrics.items() for s, rec in by_split.items()}
+    scale, code = scale_of(records), code_hashes(records)
     frame = build_methods_table(
-        table["rows"],
-        table["columns"],
-        metrics,
-        runs,
-        scale=sm.params.scale,
-        overall_row=table.get("overall_row"),
+        table["rows"], table["columns"], metrics, runs, scale=scale, overall_row=table.get("overall_row")
     )
 text = caption(
-    table, scale=sm.params.scale, encoder=sm.params.encoder, data=sm.params.data, hardware=hardware
+    table,
+    scale=scale,
+    encoder=sm.params.encoder,
+    data=sm.params.data,
+    hardware=hardware,
+    code_note=code_versions_note(code),
 )
 write_table(frame, text, sm.output.csv, sm.output.md, sm.output.html)
 log(f"wrote {sm.output.csv}")

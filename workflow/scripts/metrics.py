@@ -1,15 +1,28 @@
 """Rule metrics: scores of one model on one split, from its prediction files and the gold labels."""
 
+import json
+from pathlib import Path
+
 from pipeline.io import package_versions, write_json_atomic
 from pipeline.jobs import start
 from pipeline.metrics import compute_metrics
+from pipeline.provenance import code_hash
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
-files = dict(sm.input.items())
+files = {key: path for key, path in sm.input.items() if key != "runs"}
 predictions = {key[5:]: path for key, path in files.items() if key.startswith("pred_")}
 gold = {key[5:]: path for key, path in files.items() if key.startswith("data_")}
 result = compute_metrics(sm.wildcards.model, sm.wildcards.split, predictions, gold)
-result.update(settings=sm.params.settings, versions=package_versions())
+runs = [json.loads(Path(path).read_text()) for path in sm.input.runs]
+result.update(
+    settings=sm.params.settings,
+    versions=package_versions(),
+    scale=sm.config["scale"],
+    code_hash=code_hash(),  # the code that scored the predictions
+    trained_with_code=sorted(
+        {h for run in runs for h in run.get("code_hashes") or [run.get("code_hash")] if h}
+    ),
+)
 write_json_atomic(result, sm.output[0])
 log(f"{sm.wildcards.model} {sm.wildcards.split}: {result['scores']} overall {result['overall']}")

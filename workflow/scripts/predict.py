@@ -2,20 +2,24 @@
 
 from pathlib import Path
 
-from pipeline.batching import TaskData
-from pipeline.io import write_csv_atomic
-from pipeline.jobs import start
-from pipeline.predict import predict_task, prediction_frame
-from pipeline.train import load_trained, pick_device
+from pipeline.jobs import requires_cuda, start
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
+
+from pipeline.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
+from pipeline.device import choose_precision, pick_device  # noqa: E402
+from pipeline.io import write_csv_atomic  # noqa: E402
+from pipeline.predict import predict_task, prediction_frame  # noqa: E402
+from pipeline.train import load_trained  # noqa: E402
+
 settings, enc = sm.params.settings, sm.params.encoder
-device = pick_device()
+device = pick_device(requires_cuda(sm.config), f"predict {sm.wildcards.experiment}")
+precision = choose_precision(settings.get("precision", "auto"), device)
 model = load_trained(settings, enc["location"], sm.input.model, **enc["load_kwargs"]).to(device)
 for tokens, out in zip(sm.input.tokens, sm.output, strict=True):
     assert Path(tokens).stem == Path(out).stem, (tokens, out)
     data = TaskData.from_cache(tokens)
-    values = predict_task(model, data, settings["max_length"], settings["eval_batch_size"], device)
+    values = predict_task(model, data, settings["max_length"], settings["eval_batch_size"], device, precision)
     write_csv_atomic(prediction_frame(data, values), out)
-    log(f"wrote {out} ({len(data)} rows)")
+    log(f"wrote {out} ({len(data)} rows, {precision} on {device})")

@@ -1,12 +1,15 @@
 """Rule pretrain: MNRL training of the encoder's sentence embeddings."""
 
-from pipeline.batching import TaskData
-from pipeline.jobs import start
-from pipeline.pretrain import pretrain
-from pipeline.train import CHECKPOINT_EVERY_STEPS, pick_device
+from pipeline.jobs import requires_cuda, run_control, start
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
+
+from pipeline.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
+from pipeline.device import pick_device  # noqa: E402
+from pipeline.pretrain import pretrain  # noqa: E402
+
+device = pick_device(requires_cuda(sm.config), f"pretrain {sm.wildcards.pretrain}")
 data = {task: TaskData.from_cache(sm.input[task]) for task in sm.params.settings["sources"]}
 pretrain(
     sm.params.settings,
@@ -14,8 +17,8 @@ pretrain(
     sm.params.encoder["location"],
     sm.output[0],
     sm.params.checkpoints,
-    pick_device(),
+    device,
     log=log,
     load_kwargs=sm.params.encoder["load_kwargs"],
-    checkpoint_every_steps=sm.config.get("checkpoint_every_steps", CHECKPOINT_EVERY_STEPS),
+    **run_control(sm.config),
 )

@@ -3,15 +3,21 @@
 import json
 
 from pipeline.jobs import start
-from pipeline.tables import DEFAULT_COLUMNS, build_table, table_caption, write_table
+from pipeline.provenance import code_versions_note
+from pipeline.tables import DEFAULT_COLUMNS, build_table, code_hashes, scale_of, table_caption, write_table
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 table = sm.params.table
 metrics = {model: json.loads(open(path).read()) for model, path in sm.input.items()}
-frame = build_table(
-    table["rows"], metrics, columns=tuple(table.get("columns", DEFAULT_COLUMNS)), scale=sm.params.scale
+scale = scale_of(metrics)  # read from the files shown, not from the command line
+frame = build_table(table["rows"], metrics, columns=tuple(table.get("columns", DEFAULT_COLUMNS)), scale=scale)
+caption = table_caption(
+    table,
+    scale=scale,
+    encoder=sm.params.encoder,
+    data=sm.params.data,
+    code_note=code_versions_note(code_hashes(metrics)),
 )
-caption = table_caption(table, scale=sm.params.scale, encoder=sm.params.encoder, data=sm.params.data)
 write_table(frame, caption, sm.output.csv, sm.output.md, sm.output.html)
 log(f"wrote {sm.output.csv}")
