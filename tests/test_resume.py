@@ -21,10 +21,10 @@ import yaml
 from test_workflow import SNAKEMAKE, copy_workflow
 
 EXPERIMENT = "full-model-concatembed-60-1e-05"  # 3 epochs of 96 steps at smoke scale
-TARGETS = [f"results/predictions/{EXPERIMENT}/{t}-dev.csv" for t in ("sst", "para", "sts")]
+TARGETS = [f"results/smoke/predictions/{EXPERIMENT}/{t}-dev.csv" for t in ("sst", "para", "sts")]
 PRETRAIN = "mnrl1"  # made 5 epochs of 17 steps at smoke scale (0.1 s each)
-PRETRAINED = f"results/pretrained/{PRETRAIN}"
-UPSTREAM = ("results/data", "results/encoders", "results/tokens")
+PRETRAINED = f"results/smoke/pretrained/{PRETRAIN}"
+UPSTREAM = ("results/smoke/data", "results/smoke/encoders", "results/smoke/tokens")
 
 
 def command(targets: list[str], *extra: str, every: int | None = None) -> list[str]:
@@ -96,12 +96,12 @@ def resumed_from(log: Path) -> tuple[int, int]:
 
 def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(reference, tmp_path):
     killed = fresh_copy(reference, tmp_path)
-    log = killed / "logs" / "finetune" / f"{EXPERIMENT}.log"
-    folder = killed / "results" / "checkpoints" / EXPERIMENT
+    log = killed / "logs" / "smoke" / "finetune" / f"{EXPERIMENT}.log"
+    folder = killed / "results" / "smoke" / "checkpoints" / EXPERIMENT
     kill_when_logged(killed, TARGETS, log, "checkpoint: epoch 2 step 30", every=10)
-    assert not (killed / "results" / "models" / EXPERIMENT / "run.json").exists()
+    assert not (killed / "results" / "smoke" / "models" / EXPERIMENT / "run.json").exists()
     kept = {p.name for p in folder.iterdir() if not p.name.endswith(".tmp")}
-    assert kept == {"last.pt", "best.safetensors"}  # the latest state and the best weights, no more
+    assert kept == {"last.pt", "best.safetensors", "lock"}  # the latest state, the best weights, the lock
 
     run(killed, TARGETS, "--unlock")
     run(killed, TARGETS, "--rerun-incomplete", every=10)
@@ -111,12 +111,12 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
 
     for target in TARGETS:
         assert (killed / target).read_bytes() == (reference / target).read_bytes(), target
-    model = f"results/models/{EXPERIMENT}/model.safetensors"
+    model = f"results/smoke/models/{EXPERIMENT}/model.safetensors"
     assert (killed / model).read_bytes() == (reference / model).read_bytes()
-    history = [(w / "results/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)]
+    history = [(w / "results/smoke/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)]
     strip = [[line.rsplit(",", 1)[0] for line in h.splitlines()] for h in history]  # epoch_seconds differ
     assert strip[0] == strip[1]
-    record = json.loads((killed / "results/models" / EXPERIMENT / "run.json").read_text())
+    record = json.loads((killed / "results/smoke/models" / EXPERIMENT / "run.json").read_text())
     assert (record["resumed_after_epoch"], record["resumed_at_step"]) == (epoch, step)
     assert record["threads"] == 1  # --set-threads finetune=1 reached torch
     assert not folder.exists()  # removed once the run completed
@@ -124,7 +124,7 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
 
 def test_killed_mnrl_job_resumes_mid_epoch_and_matches_uninterrupted_run(reference, tmp_path):
     killed = fresh_copy(reference, tmp_path)
-    log = killed / "logs" / "pretrain" / f"{PRETRAIN}.log"
+    log = killed / "logs" / "smoke" / "pretrain" / f"{PRETRAIN}.log"
     kill_when_logged(killed, [PRETRAINED], log, "checkpoint: epoch 3 step 4", every=2)
     assert not (killed / PRETRAINED).exists()
     run(killed, [PRETRAINED], "--unlock")
@@ -136,7 +136,7 @@ def test_killed_mnrl_job_resumes_mid_epoch_and_matches_uninterrupted_run(referen
         assert (killed / PRETRAINED / name).read_bytes() == (reference / PRETRAINED / name).read_bytes(), name
     runs = [json.loads((w / PRETRAINED / "run.json").read_text()) for w in (reference, killed)]
     assert [h["mnrl_loss"] for h in runs[0]["history"]] == [h["mnrl_loss"] for h in runs[1]["history"]]
-    assert not (killed / "results" / "checkpoints" / f"pretrain-{PRETRAIN}").exists()
+    assert not (killed / "results" / "smoke" / "checkpoints" / f"pretrain-{PRETRAIN}").exists()
 
 
 def test_random_encoder_is_identical_across_builds(tmp_path):
@@ -211,7 +211,7 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
     with pytest.raises(Stopped):
         _finetune(settings, task_data, encoder_dir, folder, 5, stop_at="checkpoint: epoch 2 step 10")
     # kept: the latest state and the best weights (epoch 1), nothing else
-    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["best.safetensors", "last.pt"]
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["best.safetensors", "last.pt", "lock"]
     info, lines, out = _finetune(settings, task_data, encoder_dir, folder, 5)
     assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2 from ")
     assert [line for line in lines if line.startswith("checkpoint:")] == ["checkpoint: epoch 2 step 15"]

@@ -53,19 +53,16 @@ def parse_duration(value: float | int | str) -> float:
     return int(hours or 0) * 3600.0 + int(minutes or 0) * 60.0 + float(seconds or 0)
 
 
-def load_run(run_json: PathLike, history_csv: PathLike, benchmark_tsv: PathLike | None = None) -> dict:
-    """What one training run measured: ``run`` (run.json), ``history`` (DataFrame), ``job_seconds``."""
+def load_run(run_json: PathLike, history_csv: PathLike) -> dict:
+    """What one training run measured: ``run`` (run.json) and ``history`` (DataFrame)."""
     run = json.loads(Path(run_json).read_text())
     history = pd.read_csv(history_csv)
     if history.empty:
         raise ValueError(f"{history_csv} has no epochs")
-    job_seconds = None
-    if benchmark_tsv is not None:
-        bench = pd.read_csv(benchmark_tsv, sep="\t")
-        if bench.empty or "s" not in bench.columns:
-            raise ValueError(f"{benchmark_tsv} is not a Snakemake benchmark file (no 's' column)")
-        job_seconds = float(bench["s"].iloc[-1])
-    return {"run": run, "history": history, "job_seconds": job_seconds, "history_file": str(history_csv)}
+    for key in ("wall_seconds", "peak_memory_bytes", "best_epoch"):
+        if key not in run:
+            raise ValueError(f"{run_json} has no {key!r}: not a run.json of this workflow's training")
+    return {"run": run, "history": history, "history_file": str(history_csv)}
 
 
 def _history_value(history: pd.DataFrame, epoch: int | None, column: str, source: str) -> float:

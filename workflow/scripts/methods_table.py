@@ -29,7 +29,7 @@ else:
     for model, entry in files.items():
         metrics[model] = {s: read_json(entry[s]) for s in ("dev", "test") if s in entry}
         if "history" in entry:
-            runs[model] = load_run(entry["run"], entry["history"], entry.get("benchmark"))
+            runs[model] = load_run(entry["run"], entry["history"])
             hardware.append(runs[model]["run"]["hardware"])
         elif "run" in entry:
             hardware.append(read_json(entry["run"])["hardware"])
