@@ -319,6 +319,8 @@ def test_config_catalogue_reads_and_cites():
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     models = known_models(config)
     catalogue = C.read_catalogue(config["claims"], models, {m: model_tasks(config, m) for m in models})
+    assert C.catalogue_from_config(config) == catalogue
+    assert set(C.claim_models(catalogue)) <= set(models)
     papers = {c["paper"] for c in catalogue}
     assert papers == {"Beyond BERT", "Comparing BERT fine-tuning methods"}
     assert all(str(c["section"]).strip() for c in catalogue)

@@ -356,6 +356,20 @@ def read_catalogue(
     return out
 
 
+def catalogue_from_config(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The checked ``claims:`` list of a loaded config.yaml (empty when it has none): every name must be a
+    declared experiment, ensemble or builtin model (for the DAG build, e.g. from ``common.smk``)."""
+    from pipeline.config import known_models, model_tasks
+
+    models = known_models(config)
+    return read_catalogue(config.get("claims") or [], models, {m: model_tasks(config, m) for m in models})
+
+
+def claim_models(claims: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every model the declared claims compare, in first-use order (what the claims target needs)."""
+    return list(dict.fromkeys(m for c in claims for m in c["metrics"]))
+
+
 def _paper_values(claim: Mapping, cid: str) -> dict[str, Any]:
     raw = claim.get("paper_values") or {}
     if not isinstance(raw, Mapping):
