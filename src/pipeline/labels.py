@@ -384,3 +384,123 @@ def agreement_text(record: Mapping[str, Any]) -> str:
         f"{record['task']} test labels ({record['test']['labelled']} rows) rebuilt from {record['release']}, "
         f"reproducing official labels {', '.join(parts)}"
     )
+
+
+# --- label sources: declared in config (location, format, sha256), fetched atomically with retries ------
+
+#: The format of each label-source file name (config ``test_labels.sources.*.format`` must agree).
+FORMATS = {
+    **{name: "sst5-fasttext" for name in SOURCE_FILES["sst"]},
+    **{name: "stsb-tsv" for name in SOURCE_FILES["sts"]},
+    **{name: "cad-tsv" for name in SOURCE_FILES["cfimdb"]},
+    SOURCE_FILES["para"][0]: "quora-pairs-tsv",
+}
+
+
+def _as_url(location: str) -> str:
+    """A URL for ``location``: itself when it has a scheme, else the ``file://`` URL of a local path."""
+    if "://" in location:
+        return location
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def _extract(archive: bytes, member: str, where: str) -> bytes:
+    """``member`` of a zip or tar(.gz/.bz2/.xz) archive; a truncated or corrupt archive raises LabelError."""
+    import tarfile
+    import zipfile
+
+    try:
+        if archive[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(archive)) as z:
+                return z.read(member)
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as t:
+            f = t.extractfile(member)
+            if f is None:
+                raise KeyError(member)
+            return f.read()
+    except KeyError:
+        raise LabelError(f"{where}: row ?: archive has no member {member!r}") from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise LabelError(f"{where}: row ?: truncated or corrupt archive ({e})") from None
+
+
+def fetch_label_source(
+    name: str,
+    spec: Mapping[str, Any],
+    target: PathLike,
+    *,
+    timeout: float = 60.0,
+    retries: int = 4,
+    backoff: float = 1.0,
+) -> Path:
+    """Fetch label source ``name`` as declared in ``spec`` (``url``: URL or local path, ``format``,
+    ``sha256``: hex or null, optional ``member`` of an archive) into ``target``; returns ``target``.
+
+    The download is verified by ``sha256`` when known, retried and written atomically (see
+    :func:`pipeline.sources.download_verified`); an archive is unpacked after verification.
+    """
+    from pipeline.io import write_atomic
+    from pipeline.sources import download_verified
+
+    if name not in FORMATS:
+        raise LabelError(f"{name}: row ?: unknown label source; known: {', '.join(FORMATS)}")
+    if spec.get("format", FORMATS[name]) != FORMATS[name]:
+        raise LabelError(
+            f"{name}: row ?: format {spec.get('format')!r} declared; this file is {FORMATS[name]!r}"
+        )
+    url, expected = _as_url(str(spec["url"])), spec.get("sha256")
+    member, target = spec.get("member"), Path(target)
+
+    def verify(body: bytes) -> str | None:
+        if not body:
+            return "empty body"
+        if expected and (actual := hashlib.sha256(body).hexdigest()) != expected.lower():
+            return f"checksum mismatch: expected sha256 {expected}, got {actual}"
+        if member:
+            try:
+                _extract(body, member, name)
+            except LabelError as e:
+                return str(e).split(": row ?: ", 1)[-1]
+        return None
+
+    if not member:
+        return download_verified(
+            url, target, verify, name=name, timeout=timeout, retries=retries, backoff=backoff
+        )
+    archive = target.parent / "archives" / Path(url.split("?", 1)[0]).name
+    download_verified(url, archive, verify, name=name, timeout=timeout, retries=retries, backoff=backoff)
+    data = _extract(archive.read_bytes(), member, str(archive))
+    write_atomic(target, lambda tmp: Path(tmp).write_bytes(data))
+    return target
+
+
+def write_test_split(
+    task_name: str,
+    source: Mapping[str, Any],
+    label_sources: Mapping[str, PathLike],
+    dest: PathLike,
+    record_path: PathLike,
+    *,
+    blobs: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Rebuild the labelled test split of ``task_name`` for a download or mirror ``source`` and write the
+    normalised ``dest`` and its provenance JSON ``record_path``; nothing is written unless every check
+    passes. Returns the record."""
+    from pipeline.io import write_json_atomic
+    from pipeline.readers import write_normalised
+    from pipeline.sources import official_path, source_version, subset
+
+    official = {split: official_path(task_name, split, source, blobs) for split in _SPLITS}
+    test, record = rebuild_test_labels(task_name, official, label_sources)
+    record["data_version"] = source_version(source)
+    record["source_kind"] = source.get("kind")
+    kept = subset(test, task_name, "test", source)
+    if len(kept) != len(test):
+        record["test"]["subset"] = len(kept)
+    write_json_atomic(record, record_path)
+    try:
+        write_normalised(kept, dest)
+    except BaseException:
+        Path(record_path).unlink(missing_ok=True)
+        raise
+    return record
