@@ -255,3 +255,40 @@ def test_write_normalised_atomic(tmp_path: Path) -> None:
     path = write_normalised(df, tmp_path / "d" / "x.csv")
     assert path.read_text(encoding="utf-8") == "id,sentence,label\na,NA,\n"
     assert sorted(p.name for p in path.parent.iterdir()) == ["x.csv"]
+
+
+# --- the Spring-2024 Quora format -----------------------------------------------------------------------
+
+HEAD_2024 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cs224n-2024" / "quora-dev-head.csv"
+
+
+@pytest.mark.skipif(not HEAD_2024.is_file(), reason=f"{HEAD_2024} absent")
+def test_read_2024_quora_head() -> None:
+    frame = read_official(HEAD_2024, "para")
+    assert list(frame.columns) == ["id", "sentence1", "sentence2", "label"]
+    assert frame["id"].str.fullmatch(r"\d+ [0-9a-f-]{36}").all() and len(frame) == 9
+    assert frame["sentence2"][8] == 'What does the Tamil word "Pazhagikalaam" meaning?'
+
+
+def test_read_2024_quora_generated(tmp_path: Path) -> None:
+    labelled = tmp_path / "quora-dev.csv"
+    labelled.write_text(
+        "id\tsentence1\tsentence2\tis_duplicate\n"
+        "12 00000000-0000-0000-0000-00000000000c\tA?\tB?\t1.0\n"
+        '13 00000000-0000-0000-0000-00000000000d\t"Say ""hi""?"\tC?\t0.0\n'
+    )
+    frame = read_official(labelled, "para")
+    assert frame["label"].tolist() == [1, 0] and frame["sentence1"][1] == 'Say "hi"?'
+    student = tmp_path / "quora-test-student.csv"
+    student.write_text("id\tsentence1\tsentence2\n14 00000000-0000-0000-0000-00000000000e\tD?\tE?\n")
+    assert read_official(student, "para")["label"].isna().all()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id\tsentence1\tsentence2\tis_duplicate\nabc\tA?\tB?\t1.0\n")
+    with pytest.raises(
+        DataError, match=r"bad\.csv: row 1: id 'abc' is not '<pair id> <uuid>' \(2024 Quora format\)"
+    ):
+        read_official(bad, "para")
+    sst = tmp_path / "sst.csv"
+    sst.write_text("id\tsentence1\tsentence2\tis_duplicate\n")
+    with pytest.raises(DataError, match="unexpected header"):
+        read_official(sst, "sts")

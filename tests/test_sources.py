@@ -327,3 +327,65 @@ def test_download_not_found_not_retried(server: Server, tmp_path: Path) -> None:
 def test_download_unknown_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no pinned git blob id for 'ids-sst-dev.csv'"):
         materialise("sst", "dev", {"kind": "download", "cache": str(tmp_path)}, tmp_path / "x.csv", blobs={})
+
+
+# --- data versions: the 2024 Quora format, version detection, partial mirrors, the Quora hold-out ---------
+
+HEAD_2024 = MIRROR.parent / "cs224n-2024" / "quora-dev-head.csv"
+
+
+def test_2024_blobs_and_base_url() -> None:
+    from pipeline.sources import BASE_URLS, OFFICIAL_BLOBS_2024, VERSION_BLOBS
+
+    assert (
+        "amahankali10/CS224N-Spring2024-DFP-Student-Handout/3f64c60c8a0e40a9fe581235b08f4607ff187077"
+        in BASE_URLS["2024"]
+    )
+    assert OFFICIAL_BLOBS_2024["quora-train.csv"] == "1f2e73b884113e629e2786001fb9cc8ae4a696c1"
+    assert OFFICIAL_BLOBS_2024["ids-sst-train.csv"] == OFFICIAL_BLOBS["ids-sst-train.csv"]
+    assert set(VERSION_BLOBS["2024"]) == set(OFFICIAL_BLOBS)
+
+
+@pytest.mark.skipif(not HEAD_2024.is_file(), reason=f"{HEAD_2024} absent")
+def test_download_2024_quora_from_loopback(server: Server, tmp_path: Path) -> None:
+    """The 2024 layout served as quora-dev.csv: read with its 'number uuid' ids, verified by git blob."""
+    data = HEAD_2024.read_bytes()
+    blobs = _serve(server, "quora-dev.csv", data)
+    out = materialise(
+        "para", "dev", _source(server, tmp_path, data_version="2024"), tmp_path / "d.csv", blobs=blobs
+    )
+    frame = read_normalised(out, "para")
+    assert len(frame) == 9 and frame["id"][0] == "65977 641bc8de-b905-4ae4-a0ee-abea15fbc88e"
+    assert frame["label"].tolist() == [0, 0, 0, 0, 1, 1, 1, 0, 0]
+    assert frame["sentence1"][7] == 'What does "Processed Through Sort Facility" mean for USPS?'
+
+
+def test_mirror_version_detection_and_mismatches(tmp_path: Path) -> None:
+    from pipeline.sources import mirror_data_version, mirror_mismatches
+
+    v2024 = _mirror(tmp_path / "a", {"quora-dev.csv": b"id\tsentence1\tsentence2\tis_duplicate\n"})
+    v2023 = _mirror(tmp_path / "b", {"quora-dev.csv": b"\tid\tsentence1\tsentence2\tis_duplicate\n"})
+    assert mirror_data_version(v2024) == "2024" and mirror_data_version(v2023) == "2023"
+    problems = mirror_mismatches(v2023, "2023")
+    assert problems["quora-dev.csv"].startswith("git blob ") and problems["sts-dev.csv"] == "missing"
+
+
+@needs_mirror
+def test_real_mirror_is_partial_2023() -> None:
+    from pipeline.sources import mirror_data_version, mirror_mismatches
+
+    assert mirror_data_version(MIRROR) == "2023"
+    assert set(mirror_mismatches(MIRROR, "2023")) == {"quora-train.csv", "quora-test-student.csv"}
+    assert len(mirror_mismatches(MIRROR, "2024")) == 3  # every Quora file differs from the 2024 pins
+
+
+def test_quora_holdout_halves(tmp_path: Path) -> None:
+    rows = "".join(f"{i}\t{i:025x}\tQuestion {i}?\tOther {i}?\t{i % 2}.0\n" for i in range(20))
+    folder = _mirror(
+        tmp_path / "m", {"quora-dev.csv": ("\tid\tsentence1\tsentence2\tis_duplicate\n" + rows).encode()}
+    )
+    source = {"kind": "mirror", "path": str(folder), "quora_holdout": True}
+    dev = read_normalised(materialise("para", "dev", source, tmp_path / "dev.csv"), "para")
+    test = read_normalised(materialise("para", "test", source, tmp_path / "test.csv"), "para")
+    assert len(dev) == len(test) == 10 and not set(dev["id"]) & set(test["id"])
+    assert all(int(i, 16) % 2 == 0 for i in dev["id"]) and test["label"].notna().all()

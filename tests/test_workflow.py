@@ -239,3 +239,43 @@ def test_methods_table_cells_are_the_runs_measurements(smoke_run):
     counts = pd.read_csv(smoke_run / confusion).set_index("row")
     dev = pd.read_csv(smoke_run / "results/data/para-dev.csv")
     assert counts["count"].sum() == len(dev) and counts["count_paper"].sum() == 40429
+
+
+def test_paper_scale_plans_2024_downloads_and_test_labels_and_stops_on_partial_mirror(tmp_path):
+    """Offline plans: the paper-scale Table 1 downloads the 2024 files and rebuilds the test labels; the 2023
+    mirror (partial: 13,507 Quora training rows) stops a paper-scale run unless explicitly allowed."""
+    workdir = copy_workflow(tmp_path)
+    mirror = Path(__file__).resolve().parents[2] / "shared" / "data" / "cs224n"
+
+    def plan(*config):
+        return subprocess.run(
+            [
+                *SNAKEMAKE,
+                "results/tables/table1.csv",
+                "-n",
+                "--cores",
+                "1",
+                "--config",
+                "scale=paper",
+                *config,
+            ],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    proc = plan()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    assert jobs["test_labels"] == 3 and jobs["label_source"] == 7  # sst, para, sts; 3 + 1 + 3 files
+    assert "results/downloads/label-sources/quora_duplicate_questions.tsv" in proc.stdout
+    if not mirror.is_dir():
+        return
+    proc = plan(f"data_mirror={mirror}")
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    assert "quora-train.csv: git blob" in text and "allow_partial_data=true" in text
+    proc = plan(f"data_mirror={mirror}", "allow_partial_data=true")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc)["test_labels"] == 2  # sst and sts from the mirror's label-sources/

@@ -10,6 +10,11 @@ so silently skipped rows whose ``is_duplicate`` is empty. The official ``quora-d
 (broken quoting, rows 2576 and 14221), so the course trained and evaluated on 20,212 of its 20,214 rows.
 :func:`read_official` drops empty-label ``para`` rows the same way (and logs them) unless
 ``drop_unlabelled=False``; any other bad label still raises.
+
+Quora files come in two layouts. 2023: a leading unnamed column (the pair's row in the public
+``quora_duplicate_questions.tsv``) and a 25-hex-character id. Spring 2024 (:data:`QUORA_2024_HEADERS`): no
+index column, and an id of two tokens, the public pair id and a UUID (``"65977 641bc8de-b905-..."``); the
+whole string is kept as the id.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import csv
 import io
 import logging
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +38,14 @@ log = logging.getLogger(__name__)
 
 #: Name of the label column in the official files of each task.
 LABEL_COLUMNS = {"sst": "sentiment", "cfimdb": "sentiment", "para": "is_duplicate", "sts": "similarity"}
+
+
+#: Headers of the Spring-2024 Quora files: labelled (train, dev) and ``quora-test-student.csv``.
+QUORA_2024_HEADERS = {
+    True: ["id", "sentence1", "sentence2", "is_duplicate"],
+    False: ["id", "sentence1", "sentence2"],
+}
+QUORA_2024_ID = re.compile(r"\d+ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class DataError(ValueError):
@@ -176,18 +190,33 @@ def read_official(path: PathLike, task_name: str, *, drop_unlabelled: bool | Non
     header, reader = _open_csv(path, "\t")
     layouts = {True: official_header(task, True), False: official_header(task, False)}
     labelled = next((flag for flag, layout in layouts.items() if header == layout), None)
+    v2024 = task.name == "para" and labelled is None and header in QUORA_2024_HEADERS.values()
+    if v2024:
+        labelled = header == QUORA_2024_HEADERS[True]
     if labelled is None:
+        extra = f", or the 2024 {QUORA_2024_HEADERS[True]!r}" if task.name == "para" else ""
         raise DataError(
             f"{path}: header: unexpected header {header!r}; expected {layouts[True]!r} "
-            f"(labelled) or {layouts[False]!r} (test-student) for task {task.name!r}"
+            f"(labelled) or {layouts[False]!r} (test-student){extra} for task {task.name!r}"
         )
     names = ["id", *task.text_columns] + ([LABEL_COLUMNS[task.name]] if labelled else [])
     keep = [header.index(name) for name in names]
     if drop_unlabelled is None:
         drop_unlabelled = task.name == "para"
-    return _frame(
-        _records(reader, str(path), header, keep, not labelled), task, str(path), labelled, drop_unlabelled
-    )
+    records = _records(reader, str(path), header, keep, not labelled)
+    if v2024:
+        records = _check_2024_ids(records, str(path))
+    return _frame(records, task, str(path), labelled, drop_unlabelled)
+
+
+def _check_2024_ids(records: Iterable[tuple[int, list[str]]], where: str):
+    """Pass records through, checking each id has the 2024 Quora form ``"<pair id> <uuid>"``."""
+    for n, fields in records:
+        if not QUORA_2024_ID.fullmatch(fields[0].strip()):
+            raise DataError(
+                f"{where}: row {n}: id {fields[0]!r} is not '<pair id> <uuid>' (2024 Quora format)"
+            )
+        yield n, fields
 
 
 def validate_frame(df: pd.DataFrame, task_name: str, where: str = "<frame>") -> pd.DataFrame:

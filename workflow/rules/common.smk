@@ -87,6 +87,8 @@ def data_source():
     if data["source"] == "generated":
         return {"kind": "generated", "seed": data["seed"], "sizes": data["sizes"]}
     subsets = {"seed": data.get("seed", 0), "subsets": data.get("subsets", {})}
+    # data version, Quora hold-out (see "Data versions" below)
+    subsets.update(data_options())
     if config.get("data_mirror"):
         return {
             "kind": "mirror",
@@ -108,6 +110,7 @@ def data_description():
         "download": "official CS224N files, downloaded",
     }
     text = where.get(source["kind"], f"local mirror {config.get('data_mirror')}")
+    text += data_version_note(source)
     return f"{text}; {SCALE['note']}" if SCALE.get("note") else text
 
 
@@ -159,13 +162,16 @@ def trained_runs(model):
     if model in config["experiments"]:
         return [f"{RES}/models/{model}/run.json"]
     if model in config["ensembles"]:
-        return [f"{RES}/models/{m}/run.json" for m in config["ensembles"][model]["members"]]
+        return [
+            f"{RES}/models/{m}/run.json" for m in config["ensembles"][model]["members"]
+        ]
     return []
 
 
 def metrics_inputs(wc):
     """pred_{task}: the model's predictions, data_{task}: the gold file, for each task of the model;
-    runs: the run.json files of its training (for the code version recorded beside the scores)."""
+    runs: the run.json files of its training (for the code version recorded beside the scores).
+    """
     files = {"runs": trained_runs(wc.model)}
     for task in model_tasks(config, wc.model):
         files[f"pred_{task}"] = f"{RES}/predictions/{wc.model}/{task}-{wc.split}.csv"
@@ -240,3 +246,117 @@ def methods_table_inputs(wc):
     if "predictions" in files:
         return list(files.values())
     return sorted({path for entry in files.values() for path in entry.values()})
+
+
+# --- Data versions, partial mirrors and labelled test splits rebuilt from public releases -----------------
+from functools import lru_cache
+
+from pipeline.labels import SOURCE_FILES as LABEL_SOURCE_FILES
+from pipeline.sources import (
+    check_data_version,
+    mirror_data_version,
+    mirror_mismatches,
+    official_filename,
+)
+
+TEST_LABELS = config.get("test_labels") or {"rebuild": False, "sources": {}}
+
+
+def flag(name):
+    """A boolean config switch (``--config name=true`` arrives as a string)."""
+    return str(config.get(name, False)).lower() == "true"
+
+
+def data_options():
+    """Data version and Quora hold-out of the real-data source; stops a paper-scale run on a partial mirror."""
+    options = {"quora_holdout": flag("quora_holdout")}
+    version = str(config.get("data_version", "auto"))
+    if version != "auto":
+        options["data_version"] = check_data_version(version)
+    elif not config.get("data_mirror"):
+        options["data_version"] = "2024"
+    problems = mirror_problems()
+    if problems and config["scale"] == "paper" and not flag("allow_partial_data"):
+        first = next(iter(problems.items()))
+        raise WorkflowError(
+            f"{config['data_mirror']}: {first[0]}: {first[1]} ({len(problems)} file(s) differ from the "
+            f"pinned data version {mirror_version()}); a paper-scale run needs the complete data: download "
+            "it (no data_mirror) or pass --config allow_partial_data=true"
+        )
+    return options
+
+
+def mirror_version():
+    """The mirror's data version: data_version when set, else detected from its quora-dev.csv."""
+    version = str(config.get("data_version", "auto"))
+    if version != "auto":
+        return check_data_version(version)
+    return mirror_data_version(config["data_mirror"])
+
+
+@lru_cache
+def mirror_problems():
+    """Official file -> problem, for each mirror file missing or not at its pinned blob (empty: complete)."""
+    if not config.get("data_mirror") or SCALE["data"]["source"] == "generated":
+        return {}
+    return mirror_mismatches(config["data_mirror"], mirror_version())
+
+
+def data_version_note(source):
+    """What captions say about the data version, a partial mirror and the Quora hold-out."""
+    if source["kind"] == "generated":
+        return ""
+    version = source.get("data_version") or mirror_version()
+    text = f"; CS224N data version {version}" + (
+        " (the papers')" if version == "2024" else ""
+    )
+    problems = mirror_problems()
+    if problems:
+        text += "; PARTIAL data: " + ", ".join(f"{n} {p}" for n, p in problems.items())
+    if source.get("quora_holdout"):
+        text += "; Quora test = the odd half of Quora dev (by pair number), dev = the even half"
+    return text
+
+
+def rebuilt_test_tasks():
+    """Tasks whose labelled test split the test_labels rule rebuilds from public releases."""
+    if SCALE["data"]["source"] == "generated" or not TEST_LABELS.get("rebuild"):
+        return []
+    tasks = [
+        t for t in LABEL_SOURCE_FILES if not (t == "para" and flag("quora_holdout"))
+    ]
+    # a mirror: only the tasks whose sources and test file it holds
+    if config.get("data_mirror"):
+        folder = Path(config["data_mirror"])
+        tasks = [
+            t
+            for t in tasks
+            if all(
+                (folder / "label-sources" / n).is_file() for n in LABEL_SOURCE_FILES[t]
+            )
+            and (folder / official_filename(t, "test")).is_file()
+        ]
+    return tasks
+
+
+def label_source_spec(name):
+    """The declared label source, read from the mirror's label-sources/ folder when it holds the file."""
+    spec = dict(TEST_LABELS["sources"][name])
+    if config.get("data_mirror"):
+        local = Path(config["data_mirror"]).resolve() / "label-sources" / name
+        if local.is_file():
+            spec["url"] = str(local)
+    return spec
+
+
+def label_source_inputs(wc):
+    return {
+        n: f"results/downloads/label-sources/{n}" for n in LABEL_SOURCE_FILES[wc.task]
+    }
+
+
+def test_label_records(split):
+    """Provenance records of the rebuilt test splits (their agreement counts go into test captions)."""
+    if split != "test":
+        return []
+    return [f"{RES}/data/{t}-test.provenance.json" for t in rebuilt_test_tasks()]

@@ -47,3 +47,43 @@ rule fetch_encoder:
         spec=lambda wc: config["encoders"][wc.encoder],
     script:
         "../scripts/fetch_encoder.py"
+
+
+# Labelled test splits rebuilt from public releases (pipeline.labels), each trusted only after the same
+# matching reproduced every official train and dev label; on the submit host (downloads).
+ruleorder: test_labels > data
+
+
+rule label_source:
+    output:
+        "results/downloads/label-sources/{name}",
+    log:
+        f"{LOGS}/label_source/{{name}}.log",
+    wildcard_constraints:
+        name=name_regex(TEST_LABELS["sources"]),
+    localrule: True
+    conda:
+        ENV
+    params:
+        spec=lambda wc: label_source_spec(wc.name),
+    script:
+        "../scripts/label_source.py"
+
+
+rule test_labels:
+    input:
+        unpack(label_source_inputs),
+    output:
+        csv=f"{RES}/data/{{task}}-test.csv",
+        provenance=f"{RES}/data/{{task}}-test.provenance.json",
+    log:
+        f"{LOGS}/test_labels/{{task}}.log",
+    wildcard_constraints:
+        task=name_regex(rebuilt_test_tasks()),
+    localrule: True
+    conda:
+        ENV
+    params:
+        source=data_source(),
+    script:
+        "../scripts/test_labels.py"

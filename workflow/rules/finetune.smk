@@ -14,13 +14,13 @@ rule finetune:
         f"{RES}/benchmarks/finetune/{{experiment}}.tsv"
     wildcard_constraints:
         experiment=name_regex(EXPERIMENTS),
+    group:
+        "model"  # on a cluster, one SLURM job trains an experiment and then predicts with it
     conda:
         ENV
     threads: 2
     resources:
         gpu=1,
-    group:
-        "model"  # on a cluster, one SLURM job trains an experiment and then predicts with it
     params:
         settings=lambda wc: resolve_experiment(config, wc.experiment),
         encoder=lambda wc: start_encoder(resolve_experiment(config, wc.experiment))[

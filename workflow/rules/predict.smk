@@ -23,13 +23,13 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
             f"{LOGS}/predict/{{experiment}}.log",
         wildcard_constraints:
             experiment=name_regex(_members),
+        group:
+            "model"  # submitted together with the fine-tuning job it depends on
         conda:
             ENV
         threads: 2
         resources:
             gpu=1,
-        group:
-            "model"  # submitted together with the fine-tuning job it depends on
         params:
             settings=lambda wc: resolve_experiment(config, wc.experiment),
             encoder=lambda wc: start_encoder(

@@ -39,6 +39,7 @@ rule table:
         scale=config["scale"],
         encoder=ENCODER,
         data=data_description(),
+        test_labels=lambda wc: test_label_records(config["tables"][wc.table]["split"]),
     script:
         "../scripts/table.py"
 

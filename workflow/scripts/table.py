@@ -3,6 +3,7 @@
 import json
 
 from pipeline.jobs import start
+from pipeline.labels import agreement_text
 from pipeline.provenance import code_versions_note
 from pipeline.tables import DEFAULT_COLUMNS, build_table, code_hashes, scale_of, table_caption, write_table
 
@@ -12,11 +13,14 @@ table = sm.params.table
 metrics = {model: json.loads(open(path).read()) for model, path in sm.input.items()}
 scale = scale_of(metrics)  # read from the files shown, not from the command line
 frame = build_table(table["rows"], metrics, columns=tuple(table.get("columns", DEFAULT_COLUMNS)), scale=scale)
+data = sm.params.data
+for path in sm.params.test_labels:  # rebuilt test labels: where from, and their train/dev agreement
+    data += "; " + agreement_text(json.loads(open(path).read()))
 caption = table_caption(
     table,
     scale=scale,
     encoder=sm.params.encoder,
-    data=sm.params.data,
+    data=data,
     code_note=code_versions_note(code_hashes(metrics)),
 )
 write_table(frame, caption, sm.output.csv, sm.output.md, sm.output.html)
