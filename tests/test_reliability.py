@@ -96,7 +96,7 @@ def test_bad_data_stops_the_workflow_before_training(tmp_path):
     (tmp_path / "work").mkdir()
     workdir = copy_workflow(tmp_path / "work")
     experiment = "full-model-10-1e-05"  # sst, para, sts
-    cmd = [*SNAKEMAKE, f"results/models/{experiment}/run.json", "--cores", "2", "--resources", "gpu=1"]
+    cmd = [*SNAKEMAKE, f"results/quick/models/{experiment}/run.json", "--cores", "2", "--resources", "gpu=1"]
     cmd += ["--keep-going", "--config", "scale=quick", f"data_mirror={folder}"]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
     assert proc.returncode != 0

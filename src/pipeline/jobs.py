@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -34,10 +35,18 @@ def attempt_header(path: Path | None, rule: str) -> str:
     return f"=== attempt {number} ({', '.join(where)}) at {time.strftime('%Y-%m-%d %H:%M:%S')} ==="
 
 
+def history_path(log: Path) -> Path:
+    """Where the lines of a job's unfinished attempts are kept: Snakemake deletes the declared log before
+    every attempt, so each line also goes to this sibling, which the next attempt copies back first and a
+    successful attempt removes."""
+    return log.with_name(f".{log.name}.attempts")
+
+
 def start(snakemake, offline: bool = True):
-    """Open the job's log (appending a header for this attempt), send uncaught tracebacks there too, cap
-    torch's threads at the job's ``threads``, close the network to the hub unless ``offline=False`` (only the
-    fetch_encoder job), and return a ``log(msg)`` function that writes each line to the log and to stderr."""
+    """Open the job's log (earlier unfinished attempts first, then a header for this one), send uncaught
+    tracebacks there too, cap torch's threads at the job's ``threads``, close the network to the hub unless
+    ``offline=False`` (only the fetch_encoder job), and return a ``log(msg)`` function that writes each line
+    to the log and to stderr."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -52,11 +61,13 @@ def start(snakemake, offline: bool = True):
         torch.set_num_threads(threads)
     path = Path(snakemake.log[0]) if len(snakemake.log) else None
     started = time.perf_counter()
+    failed = []
 
     def write(line: str) -> None:
         if path:
-            with path.open("a") as fh:
-                fh.write(line + "\n")
+            for target in (path, history_path(path)):
+                with target.open("a") as fh:
+                    fh.write(line + "\n")
 
     def log(message: str) -> None:
         line = f"[{time.perf_counter() - started:8.1f}s] {message}"
@@ -65,10 +76,22 @@ def start(snakemake, offline: bool = True):
 
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
+        history = history_path(path)
+        earlier = history.read_text(errors="replace") if history.exists() else ""
+        path.write_text(earlier)  # Snakemake removed the log; the earlier attempts come back first
+        if not earlier:
+            history.write_text("")
         write(attempt_header(path, snakemake.rule))
+
+        def forget_history() -> None:  # a finished attempt: the next run of this job starts a new log
+            if not failed:
+                history.unlink(missing_ok=True)
+
+        atexit.register(forget_history)
     previous_hook = sys.excepthook
 
     def hook(kind, value, tb):
+        failed.append(kind)
         write("".join(traceback.format_exception(kind, value, tb)).rstrip())
         previous_hook(kind, value, tb)
 
