@@ -193,13 +193,25 @@ def figure_inputs(wc):
     }
 
 
+def shown_scale(csv_path):
+    """The scale of a built table, read from its own ``scale`` column (the active scale before it exists)."""
+    import csv
+
+    try:
+        with open(csv_path, newline="") as fh:
+            scales = {row.get("scale") for row in csv.DictReader(fh)} - {None, ""}
+    except OSError:
+        return config["scale"]
+    return ", ".join(sorted(scales)) or config["scale"]
+
+
 def table_labels(wc):
-    """The table's entry in the Snakemake report: its number in the paper and the scale."""
+    """The table's entry in the Snakemake report: its number in the paper and the scale of the file shown."""
     return {
         "table": {**config["tables"], **config.get("methods_tables", {})}[wc.table].get(
             "number", wc.table
         ),
-        "scale": config["scale"],
+        "scale": shown_scale(f"results/tables/{wc.table}.csv"),
     }
 
 
