@@ -372,17 +372,22 @@ def test_paper_dry_run_fetches_the_encoder_once_for_every_job_that_loads_it(tmp_
     fetch = [n for n, label in labels.items() if label.startswith("fetch_encoder")]
     assert len(fetch) == 1
     config = yaml.safe_load((workdir / "config.yaml").read_text())
+    rules = {node: label.split("\\n")[0] for node, label in labels.items()}
+    experiment_of = {
+        node: label.split("experiment: ", 1)[1] for node, label in labels.items() if "experiment: " in label
+    }
+    for parent, child in edges:  # a predict node's label omits its wildcards: take its finetune parent's
+        if rules[parent] == "finetune" and rules[child].startswith("predict_"):
+            experiment_of[child] = experiment_of[parent]
     users = []
-    for node, label in labels.items():
-        rule, *rest = label.split("\\n")
-        if rule in ("tokens", "pretrain") or rule == "finetune" or rule.startswith("predict_"):
-            wildcards = dict(w.split(": ", 1) for w in rest)
-            experiment = wildcards.get("experiment")
+    for node, rule in rules.items():
+        if rule in ("tokens", "pretrain", "finetune") or rule.startswith("predict_"):
+            experiment = experiment_of.get(node)
             if experiment and (config["experiments"][experiment] or {}).get("pretrain"):
-                assert (fetch[0], node) not in edges, label  # starts from the MNRL folder instead
+                assert (fetch[0], node) not in edges, labels[node]  # starts from the MNRL folder instead
                 continue
             users.append(node)
-            assert (fetch[0], node) in edges, label
+            assert (fetch[0], node) in edges, labels[node]
     assert len(users) >= 9 + 1 + 2  # 9 token files, the MNRL stage, 2+ fine-tuning/prediction jobs
 
 
