@@ -28,11 +28,11 @@ def planned_jobs(ws: common.Workspace, table: str) -> list[tuple[str, list[tuple
     command = [sys.executable, "-m", "snakemake", f"results/tables/{table}.csv", "-n", "--config", *config]
     text = subprocess.run(command, cwd=common.ROOT, capture_output=True, text=True, check=True).stdout
     jobs = []
-    for block in re.split(r"\n(?=rule \w+:)", text):
-        rule = re.match(r"rule (\w+):", block)
+    for block in re.split(r"\n(?=\s*(?:local)?rule \w+:)", text):  # group jobs list their rules indented
+        rule = re.match(r"\s*(?:local)?rule (\w+):", block)
         inputs = re.search(r"^\s+input: (.*)$", block, re.M)
         if rule and inputs:
-            files = re.findall(r"results/tokens/[^/]+/(\w+)-(\w+)\.pt", inputs.group(1))
+            files = re.findall(r"results/[^/]+/tokens/[^/]+/(\w+)-(\w+)\.pt", inputs.group(1))
             if files:
                 jobs.append((rule.group(1), files))
     return jobs

@@ -295,7 +295,8 @@ def test_jobs_close_the_hub(monkeypatch):
     import huggingface_hub.constants
 
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "0")  # recorded, so the variable is restored (or removed) afterwards
+        monkeypatch.delenv(var)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", huggingface_hub.constants.HF_HUB_OFFLINE)
     hook = sys.excepthook
     try:

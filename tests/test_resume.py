@@ -107,17 +107,22 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
     run(killed, TARGETS, "--rerun-incomplete", every=10)
     epoch, step = resumed_from(log)
     assert epoch == 1 and 30 <= step < 96, (epoch, step)  # in epoch 2, past its start
-    assert "epoch 1/3" not in log.read_text()  # epoch 1 is not trained again
+    attempts = log.read_text().split("=== attempt ")[1:]  # the killed attempt's lines come first
+    assert [a.split(" ", 1)[0] for a in attempts] == ["1", "2"] and "epoch 1/3" in attempts[0]
+    assert "epoch 1/3" not in attempts[1]  # epoch 1 is not trained again
 
     for target in TARGETS:
         assert (killed / target).read_bytes() == (reference / target).read_bytes(), target
     model = f"results/smoke/models/{EXPERIMENT}/model.safetensors"
     assert (killed / model).read_bytes() == (reference / model).read_bytes()
-    history = [(w / "results/smoke/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)]
+    history = [
+        (w / "results/smoke/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)
+    ]
     strip = [[line.rsplit(",", 1)[0] for line in h.splitlines()] for h in history]  # epoch_seconds differ
     assert strip[0] == strip[1]
     record = json.loads((killed / "results/smoke/models" / EXPERIMENT / "run.json").read_text())
     assert (record["resumed_after_epoch"], record["resumed_at_step"]) == (epoch, step)
+    assert record["attempts"] == 2 and record["wall_seconds"] > record["attempt_wall_seconds"]
     assert record["threads"] == 1  # --set-threads finetune=1 reached torch
     assert not folder.exists()  # removed once the run completed
 
@@ -131,7 +136,7 @@ def test_killed_mnrl_job_resumes_mid_epoch_and_matches_uninterrupted_run(referen
     run(killed, [PRETRAINED], "--rerun-incomplete", every=2)
     epoch, step = resumed_from(log)
     assert epoch == 2 and step >= 4, (epoch, step)
-    assert "MNRL epoch 2/5" not in log.read_text()
+    assert "MNRL epoch 2/5" not in log.read_text().split("=== attempt 2 ")[1]
     for name in ("model.safetensors", "config.json"):
         assert (killed / PRETRAINED / name).read_bytes() == (reference / PRETRAINED / name).read_bytes(), name
     runs = [json.loads((w / PRETRAINED / "run.json").read_text()) for w in (reference, killed)]
@@ -211,7 +216,11 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
     with pytest.raises(Stopped):
         _finetune(settings, task_data, encoder_dir, folder, 5, stop_at="checkpoint: epoch 2 step 10")
     # kept: the latest state and the best weights (epoch 1), nothing else
-    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["best.safetensors", "last.pt", "lock"]
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
+        "best.safetensors",
+        "last.pt",
+        "lock",
+    ]
     info, lines, out = _finetune(settings, task_data, encoder_dir, folder, 5)
     assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2 from ")
     assert [line for line in lines if line.startswith("checkpoint:")] == ["checkpoint: epoch 2 step 15"]

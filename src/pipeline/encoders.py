@@ -96,6 +96,11 @@ def fetch_hub_encoder(
     permanent = (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError)
 
     repo, revision = spec["repo"], spec["revision"]
+    if constants.HF_HUB_OFFLINE:
+        raise FetchError(
+            f"encoder {repo}: HF_HUB_OFFLINE is set, but fetching the encoder needs the hub: run this rule "
+            "where the network is (the submit host), or unset HF_HUB_OFFLINE for it"
+        )
     if not re.fullmatch(r"[0-9a-f]{40}", revision):
         raise FetchError(f"encoder {repo}: revision {revision!r} is not a 40-hex commit hash; pin a commit")
     expected = spec.get("sha256") or {}

@@ -280,8 +280,8 @@ def mirror_data_version(folder: PathLike) -> str:
     path = Path(folder) / "quora-dev.csv"
     if not path.is_file():
         return "2023"
-    with path.open(encoding="utf-8", newline="") as f:
-        first = f.readline().split("\t", 1)[0].lstrip("\ufeff")
+    with path.open("rb") as f:  # the header only; a bad byte further on is the data stage's to report
+        first = f.readline().decode("utf-8", errors="replace").split("\t", 1)[0].lstrip("\ufeff")
     return "2024" if first == "id" else "2023"
 
 
