@@ -12,11 +12,16 @@ from pipeline.config import (
     check_config,
     check_schema,
     check_unknown_keys,
+    ensemble_members,
     known_models,
     model_settings,
     model_tasks,
     resolve_experiment,
     resolve_pretrain,
+    seed_count,
+    seeded_models,
+    split_seed,
+    zero_shot_settings,
 )
 from pipeline.encoders import encoder_location
 from pipeline.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
@@ -65,6 +70,11 @@ def name_regex(names):
     )
 
 
+def seeded_regex(names):
+    """A wildcard constraint matching the given names and their seeds (``name~seedK``, K >= 1)."""
+    return f"(?:{name_regex(names)})(?:~seed[1-9][0-9]*)?"
+
+
 def task_sets(models):
     """Models grouped by the tuple of tasks they predict."""
     groups = {}
@@ -78,7 +88,7 @@ wildcard_constraints:
     split="train|dev|test",
     encoder=name_regex(config["encoders"]),
     pretrain=name_regex(config["pretrains"]),
-    model=name_regex(known_models(config)),
+    model=seeded_regex(known_models(config)),
 
 
 def data_source():
@@ -159,12 +169,11 @@ def finetune_inputs(wc):
 
 def trained_runs(model):
     """run.json of the training runs behind a model's predictions: the experiment's, or each member's."""
-    if model in config["experiments"]:
+    base = split_seed(model)[0]
+    if base in config["experiments"]:
         return [f"{RES}/models/{model}/run.json"]
-    if model in config["ensembles"]:
-        return [
-            f"{RES}/models/{m}/run.json" for m in config["ensembles"][model]["members"]
-        ]
+    if base in config["ensembles"]:
+        return [f"{RES}/models/{m}/run.json" for m in ensemble_members(config, model)]
     return []
 
 
