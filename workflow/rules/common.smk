@@ -381,3 +381,48 @@ def test_label_records(split):
     if split != "test":
         return []
     return [f"{RES}/data/{t}-test.provenance.json" for t in rebuilt_test_tasks()]
+
+
+# --- Claims: each finding of both papers, over seeds (pipeline/claims.py) ---------------------------------
+from pipeline.claims import COST_METRICS as CLAIM_COST_METRICS
+from pipeline.claims import ClaimError, catalogue_from_config, claim_models
+
+try:
+    CLAIMS = catalogue_from_config(config)
+    SEEDS = seed_count(config)
+except (ClaimError, ConfigError) as error:
+    raise WorkflowError(str(error)) from None
+
+
+def claim_needs_run(metric):
+    """Whether a claim's metric is read from the training run (train scores, time, memory)."""
+    return metric in CLAIM_COST_METRICS or metric.startswith(("train_", "gap"))
+
+
+def claims_files():
+    """``{model: [per seed: {split: metrics json, "run": run.json, "history": history.csv}]}`` for every
+    model a declared claim compares (run files only for experiments whose claims read the training run).
+    """
+    splits, runs = {}, set()
+    for claim in CLAIMS:
+        for model, metric in claim["metrics"].items():
+            splits.setdefault(model, set()).add(claim["split"])
+            if claim_needs_run(metric) and model in config["experiments"]:
+                runs.add(model)
+    files = {}
+    for model in claim_models(CLAIMS):
+        entries = []
+        for name in seeded_models(config, model):
+            entry = {s: f"{RES}/metrics/{name}/{s}.json" for s in sorted(splits[model])}
+            if model in runs:
+                entry["run"] = f"{RES}/models/{name}/run.json"
+                entry["history"] = f"{RES}/models/{name}/history.csv"
+            entries.append(entry)
+        files[model] = entries
+    return files
+
+
+def claims_inputs(wc):
+    return sorted(
+        {p for entries in claims_files().values() for e in entries for p in e.values()}
+    )
