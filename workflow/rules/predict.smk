@@ -97,7 +97,7 @@ rule zero_shot:
         ENV
     threads: 2
     resources:
-        gpu=1,
+        gpu=1 if SCALE_NAME == "paper" else 0,
     params:
         settings=zero_shot_settings(config),
         encoder=encoder_info(),
