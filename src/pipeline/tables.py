@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.io import write_csv_atomic, write_text_atomic
@@ -44,8 +45,14 @@ def build_table(
     columns: Sequence[str] = DEFAULT_COLUMNS,
     *,
     scale: str,
+    seed_metrics: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> pd.DataFrame:
     """Table of reproduced scores beside the paper's.
+
+    ``seed_metrics[model]``: the metrics of each of the model's seeds (seed 0 first) where more than one
+    exists; the table then shows, for those rows, the mean over seeds, and adds ``<m>_sd`` (standard
+    deviation over seeds) after each reproduced column and ``seeds`` (how many) before ``scale``; other
+    rows keep their single run (``seeds`` 1, ``<m>_sd`` empty). Without it the table is as before.
 
     ``rows``: ``{"label", "model", "paper": {metric: number}}`` (``paper`` may omit metrics);
     ``metrics[model]``: a dict as written by :func:`pipeline.metrics.compute_metrics`. Output columns:
@@ -66,12 +73,28 @@ def build_table(
             )
         paper: Mapping[str, float] = row.get("paper") or {}
         record: dict[str, Cell] = {"row": row["label"], "model": model}
+        runs = list((seed_metrics or {}).get(model) or [metrics[model]])
         for m in columns:
-            record[m] = _cell(m, metrics[model])
+            cells = [_cell(m, run) for run in runs]
+            if len(cells) > 1 and all(isinstance(c, float | int) for c in cells):
+                record[m] = round(float(np.mean(cells)), 3)
+                record[f"{m}_sd"] = round(float(np.std(cells, ddof=1)), 3)
+            else:
+                record[m], record[f"{m}_sd"] = cells[0], ""
             record[f"{m}_paper"] = paper.get(m, "")
+        record["seeds"] = len(runs)
         record["scale"] = scale
         records.append(record)
-    header = ["row", "model", *(c for m in columns for c in (m, f"{m}_paper")), "scale"]
+    if any(len(v) > 1 for v in (seed_metrics or {}).values()):
+        header = [
+            "row",
+            "model",
+            *(c for m in columns for c in (m, f"{m}_sd", f"{m}_paper")),
+            "seeds",
+            "scale",
+        ]
+    else:
+        header = ["row", "model", *(c for m in columns for c in (m, f"{m}_paper")), "scale"]
     return pd.DataFrame.from_records(records, columns=header)
 
 

@@ -188,6 +188,18 @@ def metrics_inputs(wc):
     return files
 
 
+def table_inputs(wc):
+    """Each row's metrics on the table's split, keyed by model; with ``--config table_seeds=true`` also
+    every seed of the rows' experiments and ensembles (``model~seedK``), shown as mean and spread."""
+    table = config["tables"][wc.table]
+    files = {}
+    for row in table["rows"]:
+        names = seeded_models(config, row["model"]) if flag("table_seeds") else [row["model"]]
+        for name in names:
+            files[name] = f"{RES}/metrics/{name}/{table['split']}.json"
+    return files
+
+
 def figure_inputs(wc):
     fig = config["figures"][wc.figure]
     if fig["kind"] == "curves":
