@@ -39,6 +39,14 @@ def _cell(metric: str, result: Mapping[str, Any]) -> Cell:
     return "n/a" if value is None else round(float(value), 3)
 
 
+PAPER_OVERALL = ("sst_acc", "para_acc", "sts_corr", "overall")
+
+
+def _predicts_paper_tasks(result: Mapping[str, Any]) -> bool:
+    """Whether a model's metrics record has all three tasks of the paper's overall score."""
+    return all(m in result.get("scores", {}) for m in PAPER_OVERALL[:3])
+
+
 def build_table(
     rows: Sequence[Mapping[str, Any]],
     metrics: Mapping[str, Mapping[str, Any]],
@@ -59,12 +67,15 @@ def build_table(
     ``row, model, <m>, <m>_paper`` for each ``m`` in ``columns``, then ``scale``. A reproduced cell is the
     score rounded to 3 decimals, ``"unlabelled"`` if the model's split has no labels for that task, or
     ``"n/a"`` if the task is not among the model's tasks (``overall``: ``"unlabelled"`` when a component
-    task is unlabelled, else ``"n/a"``). A paper cell is the paper's number or ``""``.
+    task is unlabelled, else ``"n/a"``; in a table of the paper's overall, i.e. with the sst, para and sts
+    columns, ``"n/a"`` too for a model that does not predict all three, e.g. the zero-shot row). A paper
+    cell is the paper's number or ``""``.
     """
     bad = [m for m in columns if m != "overall" and m not in _TASK_OF_METRIC]
     if bad:
         raise ValueError(f"unknown table columns {bad}; known: {', '.join([*_TASK_OF_METRIC, 'overall'])}")
     records: list[dict[str, Cell]] = []
+    paper_overall = set(PAPER_OVERALL) <= set(columns)
     for row in rows:
         model = row["model"]
         if model not in metrics:
@@ -76,6 +87,8 @@ def build_table(
         runs = list((seed_metrics or {}).get(model) or [metrics[model]])
         for m in columns:
             cells = [_cell(m, run) for run in runs]
+            if m == "overall" and paper_overall and not _predicts_paper_tasks(metrics[model]):
+                cells = ["n/a"]  # the paper's overall is defined on sst, para and sts together
             if len(cells) > 1 and all(isinstance(c, float | int) for c in cells):
                 record[m] = round(float(np.mean(cells)), 3)
                 record[f"{m}_sd"] = round(float(np.std(cells, ddof=1)), 3)
