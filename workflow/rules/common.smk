@@ -44,9 +44,6 @@ SCALE = config["scales"][SCALE_NAME]
 RES = f"results/{SCALE_NAME}"
 LOGS = f"logs/{SCALE_NAME}"
 ENCODER = SCALE["encoder"]
-# torch threads of each training / prediction job (a scale's `threads`, default 2); smoke: 1, so two of its
-# many tiny jobs (mostly import time) share 2 cores instead of queueing, and no OpenMP thread spin-waits
-JOB_THREADS = SCALE.get("threads", 2)
 ENCODER_SPEC = config["encoders"][ENCODER]
 HUB_ENCODERS = [e for e, spec in config["encoders"].items() if spec["kind"] == "hub"]
 RANDOM_ENCODERS = [

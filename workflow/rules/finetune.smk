@@ -18,7 +18,7 @@ rule finetune:
         "model"  # on a cluster, one SLURM job trains an experiment and then predicts with it
     conda:
         ENV
-    threads: JOB_THREADS
+    threads: 2
     resources:
         gpu=1,
     params:

@@ -18,7 +18,7 @@ rule pretrain:
         f"{RES}/benchmarks/pretrain/{{pretrain}}.tsv"
     conda:
         ENV
-    threads: JOB_THREADS
+    threads: 2
     resources:
         gpu=1,
     params:
