@@ -29,9 +29,8 @@ REQUIRE = os.environ.get("REQUIRE_SLURM_TEST") == "1"
 
 
 def is_gpu_rule(rule: str) -> bool:
-    """GPU rules, and the group "model" (an experiment's finetune job with its predict job); zero_shot asks for
-    a GPU (paper scale only: a local CPU job at smoke and quick)."""
-    return rule in ("pretrain", "finetune", "model", "zero_shot") or rule.startswith("predict_")
+    """GPU rules, and the group "model" (an experiment's finetune job with its predict job)."""
+    return rule in ("pretrain", "finetune", "model") or rule.startswith("predict_")
 
 
 LOCAL_RULES = ("data", "fetch_encoder", "label_source", "test_labels", "tokens", "random_baseline", "metrics")
