@@ -28,9 +28,14 @@ TABLE1 = "results/tables/table1.csv"
 REQUIRE = os.environ.get("REQUIRE_SLURM_TEST") == "1"
 
 
+def is_group_job(rule: str) -> bool:
+    """Snakemake names a group job "{group}_{its rules}": model_finetune_predict_sst_para_sts."""
+    return rule.startswith("model_finetune_predict_")
+
+
 def is_gpu_rule(rule: str) -> bool:
     """GPU rules, and the group "model" (an experiment's finetune job with its predict job)."""
-    return rule in ("pretrain", "finetune", "model") or rule.startswith("predict_")
+    return rule in ("pretrain", "finetune") or rule.startswith("predict_") or is_group_job(rule)
 
 
 LOCAL_RULES = ("data", "fetch_encoder", "label_source", "test_labels", "tokens", "random_baseline", "metrics")
@@ -51,7 +56,8 @@ def copy_workflow(dest: Path) -> Path:
 def planned_resources(text: str) -> list[tuple[str, dict[str, str]]]:
     """(rule, resources) of each job a dry run lists."""
     jobs = []
-    for match in re.finditer(r"^(?:local)?rule (\S+):\n(.*?)(?=^\[|\Z)", text, re.M | re.S):
+    # the jobs of a group job ("model": finetune + predict) are listed indented under it
+    for match in re.finditer(r"^\s*(?:local)?rule (\S+):\n(.*?)(?=^\s*\[|\Z)", text, re.M | re.S):
         line = re.search(r"^\s+resources: (.*)$", match.group(2), re.M)
         resources = dict(item.split("=", 1) for item in line.group(1).split(", ")) if line else {}
         jobs.append((match.group(1), resources))
@@ -79,7 +85,15 @@ def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = planned_resources(proc.stdout)
     rules = {rule for rule, _ in jobs}
-    assert {"finetune", "pretrain", "predict_sst_para_sts", "tokens", "metrics", "table", "fetch_encoder"} <= rules
+    assert {
+        "finetune",
+        "pretrain",
+        "predict_sst_para_sts",
+        "tokens",
+        "metrics",
+        "table",
+        "fetch_encoder",
+    } <= rules
     for rule, resources in jobs:
         assert (resources.get("gpu") == "1") == is_gpu_rule(rule), (rule, resources)
         assert int(resources["runtime"]) > 0 and int(resources["mem_mb"]) > 0, (rule, resources)
@@ -210,7 +224,7 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
     calls = re.findall(r"sbatch call: (sbatch .*)", proc.stderr)
     submitted = [(re.search(r"--comment '?rule_(.+?)(?:_wildcards_|'|\s)", c).group(1), c) for c in calls]
     # an experiment's finetune and predict jobs go as one group job ("model"): one queue wait, not two
-    finetune_calls = [c for rule, c in submitted if rule == "model"]
+    finetune_calls = [c for rule, c in submitted if is_group_job(rule)]
     assert finetune_calls, proc.stderr[-3000:]
     for rule, call in submitted:
         assert ("--gpus=1" in call) == is_gpu_rule(rule), call
@@ -219,14 +233,14 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
     jobs = slurm_jobs(toy_cluster)
     assert len(jobs) == len(calls) and set(jobs["state"]) == {"COMPLETED"}, jobs
     assert ((jobs["gpus"] == "gres:gpu:1") == jobs["rule"].map(is_gpu_rule)).all(), jobs
-    assert (jobs["rule"] == "model").sum() == len(finetune_calls)
+    assert jobs["rule"].map(is_group_job).sum() == len(finetune_calls)
     assert not {"finetune", "tokens"} & set(jobs["rule"])  # grouped / local
     gpu_jobs = jobs[jobs["gpus"] != ""].sort_values("start")
     assert len(gpu_jobs) >= 2
     for before, after in zip(gpu_jobs.itertuples(), gpu_jobs.iloc[1:].itertuples(), strict=False):
         assert after.start >= before.end, f"GPU jobs {before.id} and {after.id} overlap"
     # The profile's log folder holds SLURM's output of each job.
-    assert list((workdir / "logs/slurm/group_model").rglob("*.log"))
+    assert list((workdir / "logs/slurm").glob("group_model_finetune_predict_*/**/*.log"))
     busy = (jobs["end"] - jobs["start"]).dt.total_seconds()
     print(
         f"\nSLURM smoke run: {wall:.0f} s wall, {len(jobs)} SLURM jobs running {busy.sum():.0f} s in all, "
