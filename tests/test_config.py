@@ -159,3 +159,22 @@ def test_schema_violations_are_one_line(edit, message):
         check_schema(broken(edit), SCHEMA)
     assert message in str(info.value) and "\n" not in str(info.value)
     check_schema(CONFIG, SCHEMA)
+
+
+def test_an_extra_seed_is_the_experiment_with_only_its_seed_changed() -> None:
+    from pipeline.config import model_settings, seed_count, seeded_models, split_seed
+
+    config = at_scale("smoke")
+    base = resolve_experiment(config, "full-model-10-1e-05")
+    other = resolve_experiment(config, "full-model-10-1e-05~seed2")
+    assert {k for k in base if base[k] != other[k]} == {"seed", "name"} and other["seed"] == base["seed"] + 2
+    assert split_seed("full-model-10-1e-05~seed2") == ("full-model-10-1e-05", 2)
+    assert seed_count(config) == 3 and seed_count(at_scale("paper")) == 1
+    assert seed_count({**config, "seeds": "5"}) == 5
+    with pytest.raises(ConfigError, match="'seeds'"):
+        seed_count({**config, "seeds": 0})
+    assert seeded_models(config, "random") == ["random"]
+    assert seeded_models(config, "4-ensemble")[2] == "4-ensemble~seed2"
+    members = model_settings(config, "4-ensemble~seed1")["members"]
+    assert all(m.endswith("~seed1") and s["seed"] == 1 for m, s in members.items())
+    assert model_tasks(config, "zero-shot") == ["para", "sts"]

@@ -34,8 +34,10 @@ def is_group_job(rule: str) -> bool:
 
 
 def is_gpu_rule(rule: str) -> bool:
-    """GPU rules, and the group "model" (an experiment's finetune job with its predict job)."""
-    return rule in ("pretrain", "finetune") or rule.startswith("predict_") or is_group_job(rule)
+    """GPU rules, and the group "model" (an experiment's finetune job with its predict job); zero_shot at
+    paper scale (a local CPU job at smoke and quick)."""
+    gpu = rule in ("pretrain", "finetune", "zero_shot") or rule.startswith("predict_")
+    return gpu or is_group_job(rule)
 
 
 LOCAL_RULES = ("data", "fetch_encoder", "label_source", "test_labels", "tokens", "random_baseline", "metrics")

@@ -48,7 +48,8 @@ def test_build_table_cells() -> None:
     assert first["sst_acc"] == 0.512 and first["sst_acc_paper"] == 0.52
     assert first["overall"] == round(0.5 / 3 + 0.75 / 3 + 1.4 / 6, 3) and first["para_acc_paper"] == ""
     second = df.iloc[1]
-    assert second["sst_acc"] == 0.457 and second["para_acc"] == "n/a" and second["overall"] == 0.457
+    # the paper's overall needs sst, para and sts: a single-task row shows its score, not an overall
+    assert second["sst_acc"] == 0.457 and second["para_acc"] == "n/a" and second["overall"] == "n/a"
     third = df.iloc[2]
     assert third["para_acc"] == "unlabelled" and third["overall"] == "unlabelled" and third["sst_acc"] == 0.5
     assert (df["scale"] == "quick").all()
@@ -82,3 +83,14 @@ def test_markdown_and_write(tmp_path: Path) -> None:
     back = pd.read_csv(tmp_path / "t.csv")
     assert back["row"].tolist() == [r["label"] for r in ROWS]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.md"]
+
+
+def test_rows_with_several_seeds_show_mean_and_spread() -> None:
+    second = {"scores": {"sst_acc": 0.6, "para_acc": 0.7, "sts_corr": 0.2}, "overall": 0.55, "unlabelled": []}
+    df = build_table(ROWS, METRICS, scale="quick", seed_metrics={"multi": [METRICS["multi"], second]})
+    multi, sst_only, test_split = (df.iloc[i] for i in range(3))
+    assert multi["sst_acc"] == pytest.approx((0.51234 + 0.6) / 2, abs=1e-3)
+    assert multi["sst_acc_sd"] == pytest.approx(abs(0.6 - 0.51234) / 2**0.5, abs=1e-3)
+    assert multi["seeds"] == 2 and sst_only["seeds"] == 1 and sst_only["sst_acc_sd"] == ""
+    assert sst_only["para_acc"] == "n/a" and test_split["overall"] == "unlabelled"
+    assert list(df.columns[2:5]) == ["sst_acc", "sst_acc_sd", "sst_acc_paper"] and df.columns[-2] == "seeds"

@@ -7,18 +7,61 @@ epochs and steps per epoch are multiplied by the scale's factors (at least ``min
 learning rate by ``lr_factor`` (capped at ``lr_max``), and the scale's ``overrides`` replace keys outright.
 The resolved dict is what the training job receives, records in ``run.json`` and fingerprints, so changing
 any setting reruns exactly the jobs it affects.
+
+Seeds: ``{experiment}~seed{k}`` (k >= 1) names the experiment's k-th extra seed: the same settings with
+``seed`` + k, its own model, predictions and metrics folders. Seed 0 is the plain name, so its settings and
+paths never change with the number of seeds (:func:`seed_count`: ``--config seeds=N``, else the scale's
+``seeds``, else 1). ``{ensemble}~seed{k}`` is the ensemble of its members' k-th seeds.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Mapping
 
 from pipeline.tasks import TASKS
 
-BUILTIN_MODELS = ("random",)  # the random baseline: predictions drawn with a fixed seed, no training
+# the random baseline (predictions drawn with a fixed seed) and the encoder before fine-tuning (zero_shot.py)
+BUILTIN_MODELS = ("random", "zero-shot")
 RANDOM_BASELINE_SEED = 0
+ZERO_SHOT_TASKS = ("para", "sts")  # SST has no zero-shot reading: the last-layer (linear probe) row is it
+SEED_SEP = "~seed"  # no experiment name holds "~"; safe in paths and in Snakemake wildcards
+_SEEDED = re.compile(r"^(?P<base>.+)~seed(?P<k>[1-9][0-9]*)$")
+
+
+def split_seed(name: str) -> tuple[str, int]:
+    """``("x", 2)`` for ``"x~seed2"``, ``("x", 0)`` for ``"x"``."""
+    match = _SEEDED.match(name)
+    return (match["base"], int(match["k"])) if match else (name, 0)
+
+
+def seeded(name: str, k: int) -> str:
+    """The model name of seed ``k`` (seed 0: the plain name)."""
+    return name if k == 0 else f"{name}{SEED_SEP}{k}"
+
+
+def seed_count(config: Mapping) -> int:
+    """Seeds per compared experiment: ``--config seeds=N``, else the active scale's ``seeds``, else 1."""
+    value = config.get("seeds")
+    if value is None:
+        value = config["scales"][config["scale"]].get("seeds", 1)
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1:
+        raise ConfigError(f"config: 'seeds' must be a whole number >= 1, not {value!r}")
+    return count
+
+
+def seeded_models(config: Mapping, model: str) -> list[str]:
+    """The names of a model's seeds: every seed of an experiment or ensemble, the builtins once (they do
+    not train: one value serves every seed)."""
+    if model in BUILTIN_MODELS:
+        return [model]
+    return [seeded(model, k) for k in range(seed_count(config))]
 
 
 class ConfigError(ValueError):
@@ -64,6 +107,7 @@ def _scaled_epochs(epochs: int, scale: Mapping) -> int:
 
 def experiment_settings(config: Mapping, name: str) -> dict:
     """``defaults`` + the experiment's preset + its own keys, before the scale's rules."""
+    name = split_seed(name)[0]
     own = dict(config["experiments"][name] or {})
     preset = own.pop("preset", None)
     base = config["defaults"]
@@ -74,8 +118,9 @@ def experiment_settings(config: Mapping, name: str) -> dict:
 
 
 def resolve_experiment(config: Mapping, name: str) -> dict:
-    """The complete settings of experiment ``name`` at the active scale."""
-    check_name("experiment", name, config["experiments"], "a target")
+    """The settings of experiment ``name`` (``x~seedK``: x's with ``seed`` + K) at the active scale."""
+    base, k = split_seed(name)
+    check_name("experiment", base, config["experiments"], "a target")
     scale = scale_settings(config)
     settings = experiment_settings(config, name)
     settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
@@ -89,6 +134,8 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     settings["train_subset"] = {t: scale.get("train_subset", {}).get(t) for t in settings["tasks"]}
     settings["scale_name"] = config["scale"]
     settings["name"] = name
+    if k:
+        settings["seed"] = settings["seed"] + k
     return settings
 
 
@@ -109,11 +156,15 @@ def resolve_pretrain(config: Mapping, name: str) -> dict:
 
 
 def model_tasks(config: Mapping, model: str) -> list[str]:
-    """Tasks a model predicts: an experiment's tasks, an ensemble's members' tasks, or all for ``random``."""
+    """Tasks a model predicts: an experiment's tasks, an ensemble's members' tasks, para and sts for
+    ``zero-shot``, or all for ``random``."""
+    model = split_seed(model)[0]
     if model in config["experiments"]:
         return list(experiment_settings(config, model)["tasks"])
     if model in config["ensembles"]:
         return model_tasks(config, config["ensembles"][model]["members"][0])
+    if model == "zero-shot":
+        return list(ZERO_SHOT_TASKS)
     if model in BUILTIN_MODELS:
         return ["sst", "para", "sts"]
     raise ConfigError(f"config: unknown model {model!r}")
@@ -121,16 +172,44 @@ def model_tasks(config: Mapping, model: str) -> list[str]:
 
 def model_settings(config: Mapping, model: str) -> dict:
     """What produced a model's predictions: an experiment's resolved settings, an ensemble's members' (and
-    its selection rule), or the random baseline's seed; recorded beside its metrics."""
-    if model in config["experiments"]:
+    its selection rule), the zero-shot reading or the random baseline's seed; recorded beside its metrics."""
+    base = split_seed(model)[0]
+    if base in config["experiments"]:
         return resolve_experiment(config, model)
-    if model in config["ensembles"]:
-        ensemble = config["ensembles"][model]
-        members = {m: resolve_experiment(config, m) for m in ensemble["members"]}
+    if base in config["ensembles"]:
+        ensemble = config["ensembles"][base]
+        members = {m: resolve_experiment(config, m) for m in ensemble_members(config, model)}
         return {"members": members, "select_top": ensemble.get("select_top")}
+    if model == "zero-shot":
+        return zero_shot_settings(config)
     if model in BUILTIN_MODELS:
         return {"seed": RANDOM_BASELINE_SEED}
     raise ConfigError(f"config: unknown model {model!r}")
+
+
+def ensemble_members(config: Mapping, ensemble: str) -> list[str]:
+    """The members of an ensemble, at the ensemble's seed (``e~seed2``: each member's ``~seed2``)."""
+    base, k = split_seed(ensemble)
+    return [seeded(m, k) for m in config["ensembles"][base]["members"]]
+
+
+def zero_shot_settings(config: Mapping) -> dict:
+    """What the zero-shot row reads: the scale's encoder, pooling and truncation (those of its experiments)
+    and how cosines become predictions (:mod:`pipeline.zero_shot`)."""
+    scale = scale_settings(config)
+    settings = deep_merge(config["defaults"], scale.get("overrides", {}))
+    return {
+        "encoder": scale["encoder"],
+        "pooling": settings["pooling"],
+        "max_length": settings["max_length"],
+        "eval_batch_size": settings["eval_batch_size"],
+        "precision": settings.get("precision", "auto"),
+        "tasks": list(ZERO_SHOT_TASKS),
+        "train_subset": {t: scale.get("train_subset", {}).get(t) for t in ZERO_SHOT_TASKS},
+        "sts": "least-squares line of 0-5 similarity on cosine, fitted on train",
+        "para": "cosine > the threshold of highest train accuracy",
+        "scale_name": config["scale"],
+    }
 
 
 def known_models(config: Mapping) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.io import write_csv_atomic, write_text_atomic
@@ -38,26 +39,43 @@ def _cell(metric: str, result: Mapping[str, Any]) -> Cell:
     return "n/a" if value is None else round(float(value), 3)
 
 
+PAPER_OVERALL = ("sst_acc", "para_acc", "sts_corr", "overall")
+
+
+def _predicts_paper_tasks(result: Mapping[str, Any]) -> bool:
+    """Whether a model's metrics record has all three tasks of the paper's overall score."""
+    return all(m in result.get("scores", {}) for m in PAPER_OVERALL[:3])
+
+
 def build_table(
     rows: Sequence[Mapping[str, Any]],
     metrics: Mapping[str, Mapping[str, Any]],
     columns: Sequence[str] = DEFAULT_COLUMNS,
     *,
     scale: str,
+    seed_metrics: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> pd.DataFrame:
     """Table of reproduced scores beside the paper's.
+
+    ``seed_metrics[model]``: the metrics of each of the model's seeds (seed 0 first) where more than one
+    exists; the table then shows, for those rows, the mean over seeds, and adds ``<m>_sd`` (standard
+    deviation over seeds) after each reproduced column and ``seeds`` (how many) before ``scale``; other
+    rows keep their single run (``seeds`` 1, ``<m>_sd`` empty). Without it the table is as before.
 
     ``rows``: ``{"label", "model", "paper": {metric: number}}`` (``paper`` may omit metrics);
     ``metrics[model]``: a dict as written by :func:`pipeline.metrics.compute_metrics`. Output columns:
     ``row, model, <m>, <m>_paper`` for each ``m`` in ``columns``, then ``scale``. A reproduced cell is the
     score rounded to 3 decimals, ``"unlabelled"`` if the model's split has no labels for that task, or
     ``"n/a"`` if the task is not among the model's tasks (``overall``: ``"unlabelled"`` when a component
-    task is unlabelled, else ``"n/a"``). A paper cell is the paper's number or ``""``.
+    task is unlabelled, else ``"n/a"``; in a table of the paper's overall, i.e. with the sst, para and sts
+    columns, ``"n/a"`` too for a model that does not predict all three, e.g. the zero-shot row). A paper
+    cell is the paper's number or ``""``.
     """
     bad = [m for m in columns if m != "overall" and m not in _TASK_OF_METRIC]
     if bad:
         raise ValueError(f"unknown table columns {bad}; known: {', '.join([*_TASK_OF_METRIC, 'overall'])}")
     records: list[dict[str, Cell]] = []
+    paper_overall = set(PAPER_OVERALL) <= set(columns)
     for row in rows:
         model = row["model"]
         if model not in metrics:
@@ -66,12 +84,30 @@ def build_table(
             )
         paper: Mapping[str, float] = row.get("paper") or {}
         record: dict[str, Cell] = {"row": row["label"], "model": model}
+        runs = list((seed_metrics or {}).get(model) or [metrics[model]])
         for m in columns:
-            record[m] = _cell(m, metrics[model])
+            cells = [_cell(m, run) for run in runs]
+            if m == "overall" and paper_overall and not _predicts_paper_tasks(metrics[model]):
+                cells = ["n/a"]  # the paper's overall is defined on sst, para and sts together
+            if len(cells) > 1 and all(isinstance(c, float | int) for c in cells):
+                record[m] = round(float(np.mean(cells)), 3)
+                record[f"{m}_sd"] = round(float(np.std(cells, ddof=1)), 3)
+            else:
+                record[m], record[f"{m}_sd"] = cells[0], ""
             record[f"{m}_paper"] = paper.get(m, "")
+        record["seeds"] = len(runs)
         record["scale"] = scale
         records.append(record)
-    header = ["row", "model", *(c for m in columns for c in (m, f"{m}_paper")), "scale"]
+    if any(len(v) > 1 for v in (seed_metrics or {}).values()):
+        header = [
+            "row",
+            "model",
+            *(c for m in columns for c in (m, f"{m}_sd", f"{m}_paper")),
+            "seeds",
+            "scale",
+        ]
+    else:
+        header = ["row", "model", *(c for m in columns for c in (m, f"{m}_paper")), "scale"]
     return pd.DataFrame.from_records(records, columns=header)
 
 

@@ -12,11 +12,16 @@ from pipeline.config import (
     check_config,
     check_schema,
     check_unknown_keys,
+    ensemble_members,
     known_models,
     model_settings,
     model_tasks,
     resolve_experiment,
     resolve_pretrain,
+    seed_count,
+    seeded_models,
+    split_seed,
+    zero_shot_settings,
 )
 from pipeline.encoders import encoder_location
 from pipeline.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
@@ -65,6 +70,11 @@ def name_regex(names):
     )
 
 
+def seeded_regex(names):
+    """A wildcard constraint matching the given names and their seeds (``name~seedK``, K >= 1)."""
+    return f"(?:{name_regex(names)})(?:~seed[1-9][0-9]*)?"
+
+
 def task_sets(models):
     """Models grouped by the tuple of tasks they predict."""
     groups = {}
@@ -78,7 +88,7 @@ wildcard_constraints:
     split="train|dev|test",
     encoder=name_regex(config["encoders"]),
     pretrain=name_regex(config["pretrains"]),
-    model=name_regex(known_models(config)),
+    model=seeded_regex(known_models(config)),
 
 
 def data_source():
@@ -159,12 +169,11 @@ def finetune_inputs(wc):
 
 def trained_runs(model):
     """run.json of the training runs behind a model's predictions: the experiment's, or each member's."""
-    if model in config["experiments"]:
+    base = split_seed(model)[0]
+    if base in config["experiments"]:
         return [f"{RES}/models/{model}/run.json"]
-    if model in config["ensembles"]:
-        return [
-            f"{RES}/models/{m}/run.json" for m in config["ensembles"][model]["members"]
-        ]
+    if base in config["ensembles"]:
+        return [f"{RES}/models/{m}/run.json" for m in ensemble_members(config, model)]
     return []
 
 
@@ -176,6 +185,18 @@ def metrics_inputs(wc):
     for task in model_tasks(config, wc.model):
         files[f"pred_{task}"] = f"{RES}/predictions/{wc.model}/{task}-{wc.split}.csv"
         files[f"data_{task}"] = f"{RES}/data/{task}-{wc.split}.csv"
+    return files
+
+
+def table_inputs(wc):
+    """Each row's metrics on the table's split, keyed by model; with ``--config table_seeds=true`` also
+    every seed of the rows' experiments and ensembles (``model~seedK``), shown as mean and spread."""
+    table = config["tables"][wc.table]
+    files = {}
+    for row in table["rows"]:
+        names = seeded_models(config, row["model"]) if flag("table_seeds") else [row["model"]]
+        for name in names:
+            files[name] = f"{RES}/metrics/{name}/{table['split']}.json"
     return files
 
 
@@ -372,3 +393,48 @@ def test_label_records(split):
     if split != "test":
         return []
     return [f"{RES}/data/{t}-test.provenance.json" for t in rebuilt_test_tasks()]
+
+
+# --- Claims: each finding of both papers, over seeds (pipeline/claims.py) ---------------------------------
+from pipeline.claims import COST_METRICS as CLAIM_COST_METRICS
+from pipeline.claims import ClaimError, catalogue_from_config, claim_models
+
+try:
+    CLAIMS = catalogue_from_config(config)
+    SEEDS = seed_count(config)
+except (ClaimError, ConfigError) as error:
+    raise WorkflowError(str(error)) from None
+
+
+def claim_needs_run(metric):
+    """Whether a claim's metric is read from the training run (train scores, time, memory)."""
+    return metric in CLAIM_COST_METRICS or metric.startswith(("train_", "gap"))
+
+
+def claims_files():
+    """``{model: [per seed: {split: metrics json, "run": run.json, "history": history.csv}]}`` for every
+    model a declared claim compares (run files only for experiments whose claims read the training run).
+    """
+    splits, runs = {}, set()
+    for claim in CLAIMS:
+        for model, metric in claim["metrics"].items():
+            splits.setdefault(model, set()).add(claim["split"])
+            if claim_needs_run(metric) and model in config["experiments"]:
+                runs.add(model)
+    files = {}
+    for model in claim_models(CLAIMS):
+        entries = []
+        for name in seeded_models(config, model):
+            entry = {s: f"{RES}/metrics/{name}/{s}.json" for s in sorted(splits[model])}
+            if model in runs:
+                entry["run"] = f"{RES}/models/{name}/run.json"
+                entry["history"] = f"{RES}/models/{name}/history.csv"
+            entries.append(entry)
+        files[model] = entries
+    return files
+
+
+def claims_inputs(wc):
+    return sorted(
+        {p for entries in claims_files().values() for e in entries for p in e.values()}
+    )

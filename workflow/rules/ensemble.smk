@@ -9,14 +9,14 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
         input:
             predictions=lambda wc: [
                 f"{RES}/predictions/{m}/{t}-{s}.csv"
-                for m in config["ensembles"][wc.ensemble]["members"]
+                for m in ensemble_members(config, wc.ensemble)
                 for t in model_tasks(config, wc.ensemble)
                 for s in PRED_SPLITS
             ],
             dev_metrics=lambda wc: [
                 f"{RES}/metrics/{m}/dev.json"
-                for m in config["ensembles"][wc.ensemble]["members"]
-                if config["ensembles"][wc.ensemble].get("select_top")
+                for m in ensemble_members(config, wc.ensemble)
+                if config["ensembles"][split_seed(wc.ensemble)[0]].get("select_top")
             ],
         output:
             [
@@ -28,12 +28,14 @@ for _tasks, _members in task_sets(ENSEMBLES).items():
         log:
             f"{LOGS}/ensemble/{{ensemble}}.log",
         wildcard_constraints:
-            ensemble=name_regex(_members),
+            ensemble=seeded_regex(_members),
         localrule: True
         conda:
             ENV
         params:
-            members=lambda wc: config["ensembles"][wc.ensemble]["members"],
-            select_top=lambda wc: config["ensembles"][wc.ensemble].get("select_top"),
+            members=lambda wc: ensemble_members(config, wc.ensemble),
+            select_top=lambda wc: config["ensembles"][split_seed(wc.ensemble)[0]].get(
+                "select_top"
+            ),
         script:
             "../scripts/ensemble.py"

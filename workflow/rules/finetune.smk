@@ -13,7 +13,7 @@ rule finetune:
     benchmark:
         f"{RES}/benchmarks/finetune/{{experiment}}.tsv"
     wildcard_constraints:
-        experiment=name_regex(EXPERIMENTS),
+        experiment=seeded_regex(EXPERIMENTS),
     group:
         "model"  # on a cluster, one SLURM job trains an experiment and then predicts with it
     conda:

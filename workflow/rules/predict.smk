@@ -22,7 +22,7 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
         log:
             f"{LOGS}/predict/{{experiment}}.log",
         wildcard_constraints:
-            experiment=name_regex(_members),
+            experiment=seeded_regex(_members),
         group:
             "model"  # submitted together with the fine-tuning job it depends on
         conda:
@@ -71,3 +71,35 @@ rule metrics:
         settings=lambda wc: model_settings(config, wc.model),
     script:
         "../scripts/metrics.py"
+
+
+rule zero_shot:
+    input:
+        unpack(
+            lambda wc: {
+                f"{t}_{s}": token_file(t, s)
+                for t in zero_shot_settings(config)["tasks"]
+                for s in SPLITS
+            }
+        ),
+        encoder=encoder_files(),
+    output:
+        **{
+            f"{t}_{s}": f"{RES}/predictions/zero-shot/{t}-{s}.csv"
+            for t in ("para", "sts")
+            for s in PRED_SPLITS
+        },
+        fitted=f"{RES}/predictions/zero-shot/fitted.json",
+    log:
+        f"{LOGS}/zero_shot/zero-shot.log",
+    localrule: SCALE_NAME != "paper"  # seconds on a CPU at smoke and quick; bert-base over every pair at paper
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1 if SCALE_NAME == "paper" else 0,
+    params:
+        settings=zero_shot_settings(config),
+        encoder=encoder_info(),
+    script:
+        "../scripts/zero_shot.py"

@@ -3,14 +3,7 @@
 
 rule table:
     input:
-        unpack(
-            lambda wc: {
-                row[
-                    "model"
-                ]: f"{RES}/metrics/{row['model']}/{config['tables'][wc.table]['split']}.json"
-                for row in config["tables"][wc.table]["rows"]
-            }
-        ),
+        unpack(table_inputs),
     output:
         csv=report(
             "results/tables/{table}.csv",

@@ -2,6 +2,7 @@
 
 import json
 
+from pipeline.config import split_seed
 from pipeline.jobs import start
 from pipeline.labels import agreement_text
 from pipeline.provenance import code_versions_note
@@ -10,9 +11,19 @@ from pipeline.tables import DEFAULT_COLUMNS, build_table, code_hashes, scale_of,
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 table = sm.params.table
-metrics = {model: json.loads(open(path).read()) for model, path in sm.input.items()}
-scale = scale_of(metrics)  # read from the files shown, not from the command line
-frame = build_table(table["rows"], metrics, columns=tuple(table.get("columns", DEFAULT_COLUMNS)), scale=scale)
+every = {model: json.loads(open(path).read()) for model, path in sm.input.items()}
+metrics = {model: rec for model, rec in every.items() if split_seed(model)[1] == 0}
+seeds = {}  # model -> metrics of seed 0, 1, ... (inputs hold other seeds only with --config table_seeds=true)
+for name in sorted(every, key=lambda n: split_seed(n)[1]):
+    seeds.setdefault(split_seed(name)[0], []).append(every[name])
+scale = scale_of(every)  # read from the files shown, not from the command line
+frame = build_table(
+    table["rows"],
+    metrics,
+    columns=tuple(table.get("columns", DEFAULT_COLUMNS)),
+    scale=scale,
+    seed_metrics={m: runs for m, runs in seeds.items() if len(runs) > 1},
+)
 data = sm.params.data
 for path in sm.params.test_labels:  # rebuilt test labels: where from, and their train/dev agreement
     data += "; " + agreement_text(json.loads(open(path).read()))
@@ -21,7 +32,7 @@ caption = table_caption(
     scale=scale,
     encoder=sm.params.encoder,
     data=data,
-    code_note=code_versions_note(code_hashes(metrics)),
+    code_note=code_versions_note(code_hashes(every)),
 )
 write_table(frame, caption, sm.output.csv, sm.output.md, sm.output.html)
 log(f"wrote {sm.output.csv}")
