@@ -305,3 +305,24 @@ def test_jobs_close_the_hub(monkeypatch):
         sys.excepthook = hook
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
     assert huggingface_hub.constants.HF_HUB_OFFLINE is True
+
+
+def test_the_scaled_step_of_fp16_equals_the_plain_step():
+    """The gradient-scaler path (fp16 on CUDA) exercised on the CPU: the same update as without scaling, and
+    a step with overflowing gradients is skipped."""
+    from pipeline.device import backward_step
+
+    def step(scaler, poison=False):
+        torch.manual_seed(0)
+        layer = torch.nn.Linear(4, 1)
+        optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+        loss = layer(torch.ones(2, 4)).sum() * (float("inf") if poison else 1.0)
+        backward_step(loss, optimizer, scaler)
+        return layer.weight.detach().clone()
+
+    torch.manual_seed(0)
+    untouched = torch.nn.Linear(4, 1).weight.detach().clone()
+    plain = step(None)
+    assert not torch.equal(plain, untouched)
+    assert torch.allclose(plain, step(torch.amp.GradScaler("cpu", init_scale=2.0**12)))
+    assert torch.equal(step(torch.amp.GradScaler("cpu"), poison=True), untouched)  # overflow: no step
