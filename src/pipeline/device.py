@@ -82,6 +82,18 @@ def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
     return torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and precision == "fp16")
 
 
+def backward_step(loss: torch.Tensor, optimizer, scaler=None) -> None:
+    """``loss.backward()`` and an optimiser step; under fp16 the loss is scaled first and the step skipped
+    when the gradients overflowed (``scaler``: :func:`grad_scaler`)."""
+    if scaler is not None and scaler.is_enabled():
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
 def _nvidia_driver() -> str | None:
     try:
         out = subprocess.run(

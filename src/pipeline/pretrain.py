@@ -28,7 +28,7 @@ from pipeline.checkpoints import (
     save_mid_epoch,
     start_epoch,
 )
-from pipeline.device import autocast, choose_precision, device_record, grad_scaler, hardware
+from pipeline.device import autocast, backward_step, choose_precision, device_record, grad_scaler, hardware
 from pipeline.encoders import load_encoder, load_tokenizer
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_json_atomic
@@ -99,13 +99,7 @@ def mnrl_step(
     with autocast(device, precision):
         both = embed_sentences(embedder, pairs, sentences, settings["max_length"], chunk, device).float()
         loss = mnrl_loss(both[: len(rows)], both[len(rows) :], settings["scale"])
-    if scaler is not None and scaler.is_enabled():
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        optimizer.step()
+    backward_step(loss, optimizer, scaler)
     optimizer.zero_grad(set_to_none=True)
     return loss.detach()
 

@@ -32,7 +32,15 @@ from pipeline.checkpoints import (  # noqa: F401  (re-exported: the resume helpe
     save_mid_epoch,
     start_epoch,
 )
-from pipeline.device import autocast, choose_precision, device_record, grad_scaler, hardware, pick_device
+from pipeline.device import (
+    autocast,
+    backward_step,
+    choose_precision,
+    device_record,
+    grad_scaler,
+    hardware,
+    pick_device,
+)
 from pipeline.encoders import load_encoder
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
@@ -112,13 +120,7 @@ def train_step(
     (``scaler``: :func:`pipeline.device.grad_scaler`); bf16 and fp32 need no scaler."""
     with autocast(device, precision):
         loss = model.loss(task, batch)
-    if scaler is not None and scaler.is_enabled():
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    else:
-        loss.backward()
-        optimizer.step()
+    backward_step(loss, optimizer, scaler)
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
     return loss.detach()
