@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import subprocess
 from pathlib import Path
 
@@ -145,3 +146,10 @@ def device_record(device: torch.device, precision: str) -> dict:
             cudnn=torch.backends.cudnn.version(),
         )
     return record
+
+
+def peak_memory(device: torch.device) -> tuple[int, str]:
+    """(bytes, what was measured): CUDA's peak allocation, or the process's peak resident set on CPU."""
+    if device.type == "cuda":
+        return int(torch.cuda.max_memory_allocated(device)), "cuda_max_memory_allocated"
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_peak_rss"

@@ -19,24 +19,25 @@ from pathlib import Path
 import torch
 
 from pipeline.batching import Ragged, TaskData
-from pipeline.checkpoints import (
-    Checkpoints,
-    CheckpointTimer,
-    RunState,
-    checkpoint_due,
-    resume_message,
-    save_mid_epoch,
-    start_epoch,
+from pipeline.checkpoints import Checkpoints, start_epoch
+from pipeline.device import (
+    autocast,
+    backward_step,
+    choose_precision,
+    device_record,
+    grad_scaler,
+    hardware,
+    peak_memory,
 )
-from pipeline.device import autocast, backward_step, choose_precision, device_record, grad_scaler, hardware
 from pipeline.encoders import load_encoder, load_tokenizer
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_json_atomic
 from pipeline.losses import mnrl_loss
 from pipeline.predict import embed_sentences
-from pipeline.progress import Attempt, Progress
+from pipeline.progress import Attempt
 from pipeline.provenance import code_hash
-from pipeline.train import CHECKPOINT_EVERY_STEPS, fingerprint, peak_memory, versions
+from pipeline.runloop import RunLoop
+from pipeline.train import CHECKPOINT_EVERY_STEPS, fingerprint, versions
 
 
 def positive_pairs(data: dict[str, TaskData], sts_min: float) -> TaskData:
@@ -140,71 +141,27 @@ def pretrain(
     checkpoints = Checkpoints(
         checkpoint_dir, fingerprint(settings), code=code, resume_other_code=resume_other_code, log=log
     )
+    loop = RunLoop(
+        embedder, optimizer, scheduler, scaler, checkpoints, device, precision, log,
+        every_steps=checkpoint_every_steps,
+        every_minutes=checkpoint_every_minutes,
+        log_every=log_every_steps,
+        attempt=attempt,
+    )  # fmt: skip
     with checkpoints:  # the folder's lock, held until the encoder folder is written
-        state = checkpoints.load(embedder, optimizer, scheduler, scaler)
-        if state is None:
-            state = RunState()
-        else:
-            state.resumed_from, state.resumed_at_step = state.epoch, state.step
-            attempt.resume(state)
-            log(resume_message(state, checkpoints.last))
+        state = loop.start()
         log(f"MNRL {settings['name']} on {hardware(device)} in {precision}: {len(pairs)} pairs")
-        _mnrl_epochs(
-            embedder,
-            optimizer,
-            scheduler,
-            scaler,
-            state,
-            checkpoints,
-            attempt,
-            pairs,
-            settings,
-            device,
-            precision,
-            log,
-            checkpoint_every_steps,
-            checkpoint_every_minutes,
-            log_every_steps,
-        )
-        attempt.record(state, peak_memory(device)[0], code)
-        _write_encoder(
-            embedder,
-            state,
-            settings,
-            pairs,
-            encoder_location,
-            load_kwargs,
-            out_dir,
-            device,
-            precision,
-            code,
-            attempt,
-            checkpoint_every_steps,
-        )
+        _mnrl_epochs(loop, pairs, settings)
+        loop.record()
+        _write_encoder(loop, settings, pairs, encoder_location, load_kwargs, out_dir, checkpoint_every_steps)
         checkpoints.clear()
     return state.history[-1] if state.history else {}
 
 
-def _mnrl_epochs(
-    embedder,
-    optimizer,
-    scheduler,
-    scaler,
-    state,
-    checkpoints,
-    attempt,
-    pairs,
-    settings,
-    device,
-    precision,
-    log,
-    checkpoint_every_steps,
-    checkpoint_every_minutes,
-    log_every_steps,
-) -> None:
-    timer = CheckpointTimer(checkpoint_every_minutes)
+def _mnrl_epochs(loop: RunLoop, pairs: TaskData, settings: dict) -> None:
+    embedder, state, device = loop.model, loop.state, loop.device
     batches = [math.ceil(len(pairs) / settings["batch_size"])] * settings["epochs"]
-    progress = Progress(sum(batches), log_every_steps, settings["batch_size"], log)
+    progress = loop.progress(sum(batches), settings["batch_size"])
     for epoch in range(state.epoch + 1, settings["epochs"] + 1):
         t0 = time.perf_counter()
         order = torch.randperm(
@@ -216,44 +173,35 @@ def _mnrl_epochs(
         for step, index in enumerate(plan[done:], start=done + 1):
             if len(index) >= 2:  # a single pair has no in-batch negative
                 losses.append(
-                    mnrl_step(embedder, optimizer, pairs, index, settings, device, precision, scaler)
+                    mnrl_step(
+                        embedder, loop.optimizer, pairs, index, settings, device, loop.precision, loop.scaler
+                    )
                 )
             progress.step(step)
-            if checkpoint_due(step, checkpoint_every_steps, len(plan)) or timer.due(step, len(plan)):
-                seconds = before + time.perf_counter() - t0
-                attempt.record(state, peak_memory(device)[0], checkpoints.code)
-                save_mid_epoch(
-                    checkpoints, embedder, optimizer, scheduler, state, step, losses, seconds, log, scaler
-                )
-                timer.reset()
+            if loop.due(step, len(plan)):
+                loop.save(step, losses, before + time.perf_counter() - t0)
         seconds = before + time.perf_counter() - t0
         mean_loss = float(torch.stack(losses).mean())
         state.epoch, state.train_seconds = epoch, state.train_seconds + seconds
         state.history.append({"epoch": epoch, "mnrl_loss": mean_loss, "epoch_seconds": seconds})
-        log(f"MNRL epoch {epoch}/{settings['epochs']}: loss {mean_loss:.4f} ({len(pairs)} pairs)")
-        attempt.record(state, peak_memory(device)[0], checkpoints.code)
-        checkpoints.save(embedder, optimizer, scheduler, state, scaler)
-        timer.reset()
+        loop.log(f"MNRL epoch {epoch}/{settings['epochs']}: loss {mean_loss:.4f} ({len(pairs)} pairs)")
+        loop.save()
 
 
 def _write_encoder(
-    embedder,
-    state,
-    settings,
-    pairs,
-    encoder_location,
-    load_kwargs,
-    out_dir,
-    device,
-    precision,
-    code,
-    attempt,
-    checkpoint_every_steps,
+    loop: RunLoop, settings, pairs, encoder_location, load_kwargs, out_dir, every_steps
 ) -> None:
     """The MNRL-trained encoder as a folder fine-tuning loads (weights, tokenizer, run.json), atomically."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    embedder, state, device, precision, attempt = (
+        loop.model,
+        loop.state,
+        loop.device,
+        loop.precision,
+        loop.attempt,
+    )
     try:
         embedder.encoder.save_pretrained(tmp)
         load_tokenizer(encoder_location, **(load_kwargs or {})).save_pretrained(tmp)
@@ -263,7 +211,7 @@ def _write_encoder(
                 "settings": settings,
                 "pairs": len(pairs),
                 "history": state.history,
-                "code_hash": code,
+                "code_hash": loop.checkpoints.code,
                 "code_hashes": state.codes,
                 "wall_seconds": state.wall_seconds,
                 "attempt_wall_seconds": attempt.clock() - attempt.started,
@@ -277,7 +225,7 @@ def _write_encoder(
                 "device": str(device),
                 "resumed_after_epoch": state.resumed_from,
                 "resumed_at_step": state.resumed_at_step,
-                "checkpoint_every_steps": checkpoint_every_steps,
+                "checkpoint_every_steps": every_steps,
                 "versions": versions(),
             },
             tmp / "run.json",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import resource
 import shutil
 import time
 
@@ -23,15 +22,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from pipeline.batching import TaskData, bucket_by_length
-from pipeline.checkpoints import (  # noqa: F401  (re-exported: the resume helpers' historical home)
-    Checkpoints,
-    CheckpointTimer,
-    RunState,
-    checkpoint_due,
-    resume_message,
-    save_mid_epoch,
-    start_epoch,
-)
+from pipeline.checkpoints import Checkpoints, start_epoch
 from pipeline.device import (
     autocast,
     backward_step,
@@ -39,6 +30,7 @@ from pipeline.device import (
     device_record,
     grad_scaler,
     hardware,
+    peak_memory,
     pick_device,
 )
 from pipeline.encoders import load_encoder
@@ -46,8 +38,9 @@ from pipeline.heads import MultitaskModel
 from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
 from pipeline.metrics import accuracy, overall_score, pearson
 from pipeline.predict import predict_task, to_device
-from pipeline.progress import Attempt, Progress
+from pipeline.progress import Attempt
 from pipeline.provenance import code_hash
+from pipeline.runloop import RunLoop
 from pipeline.sampling import epoch_plan
 from pipeline.tuning import apply_tuning, count_parameters
 
@@ -126,13 +119,6 @@ def train_step(
     return loss.detach()
 
 
-def peak_memory(device: torch.device) -> tuple[int, str]:
-    """(bytes, what was measured): CUDA's peak allocation, or the process's peak resident set on CPU."""
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device)), "cuda_max_memory_allocated"
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_peak_rss"
-
-
 def train(
     settings: dict,
     train_data: dict[str, TaskData],
@@ -186,39 +172,21 @@ def train(
         resume_other_code=resume_other_code,
         log=log,
     )
+    loop = RunLoop(
+        model, optimizer, scheduler, scaler, checkpoints, device, precision, log,
+        every_steps=checkpoint_every_steps,
+        every_minutes=checkpoint_every_minutes,
+        log_every=log_every_steps,
+        attempt=attempt,
+    )  # fmt: skip
     with checkpoints:  # the folder's lock, held until the run is complete
-        state = checkpoints.load(model, optimizer, scheduler, scaler)
-        if state is None:
-            state = RunState()
-        else:
-            state.resumed_from, state.resumed_at_step = state.epoch, state.step
-            attempt.resume(state)
-            log(resume_message(state, checkpoints.last))
+        state = loop.start()
         log(
             f"training {settings['name']} on {hardware(device)} in {precision}: {sum(steps)} steps in "
             f"{settings['epochs']} epochs, {trainable:,} of {total:,} parameters trainable"
         )
-        _train_epochs(
-            model,
-            optimizer,
-            scheduler,
-            scaler,
-            state,
-            checkpoints,
-            attempt,
-            settings,
-            train_data,
-            dev_data,
-            device,
-            precision,
-            plan_args,
-            steps,
-            log,
-            checkpoint_every_steps,
-            checkpoint_every_minutes,
-            log_every_steps,
-        )
-        attempt.record(state, peak_memory(device)[0], code)
+        _train_epochs(loop, settings, train_data, dev_data, plan_args, steps)
+        loop.record()
         if checkpoints.trainable_only:  # the frozen encoder + the best epoch's trainable weights
             checkpoints.restore_best(model)
             write_atomic(outputs["model"], lambda tmp: save_model(model, tmp))
@@ -260,41 +228,11 @@ def train(
     return run
 
 
-def _train_epochs(
-    model,
-    optimizer,
-    scheduler,
-    scaler,
-    state,
-    checkpoints,
-    attempt,
-    settings,
-    train_data,
-    dev_data,
-    device,
-    precision,
-    plan_args,
-    steps,
-    log,
-    every_steps,
-    every_minutes,
-    log_every,
-) -> None:
+def _train_epochs(loop: RunLoop, settings, train_data, dev_data, plan_args, steps) -> None:
     """The epochs not done yet: steps, mid-epoch checkpoints, progress lines, dev evaluation, best keeping."""
+    model, state, device, precision = loop.model, loop.state, loop.device, loop.precision
     pair_input = "cross" if settings["pair_mode"] == "cross" else "siamese"
-    timer = CheckpointTimer(every_minutes)
-    progress = Progress(sum(steps), log_every, settings["batch_size"], log)
-
-    def save(step=None, losses=None, seconds=None):
-        attempt.record(state, peak_memory(device)[0], checkpoints.code)
-        if step is None:
-            checkpoints.save(model, optimizer, scheduler, state, scaler)
-        else:
-            save_mid_epoch(
-                checkpoints, model, optimizer, scheduler, state, step, losses, seconds, log, scaler
-            )
-        timer.reset()
-
+    progress = loop.progress(sum(steps), settings["batch_size"])
     for epoch in range(state.epoch + 1, settings["epochs"] + 1):
         t0 = time.perf_counter()
         model.train()
@@ -303,10 +241,12 @@ def _train_epochs(
         progress.start_epoch(epoch, settings["epochs"], len(plan), sum(steps[: epoch - 1]) + done)
         for step, (task, index) in enumerate(plan[done:], start=done + 1):
             batch = to_device(train_data[task].batch(index, settings["max_length"], pair_input), device)
-            losses.append(train_step(model, optimizer, scheduler, task, batch, device, precision, scaler))
+            losses.append(
+                train_step(model, loop.optimizer, loop.scheduler, task, batch, device, precision, loop.scaler)
+            )
             progress.step(step)
-            if checkpoint_due(step, every_steps, len(plan)) or timer.due(step, len(plan)):
-                save(step, losses, before + time.perf_counter() - t0)
+            if loop.due(step, len(plan)):
+                loop.save(step, losses, before + time.perf_counter() - t0)
         train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
         scores = evaluate(model, dev_data, settings, device, precision)
         row = {"epoch": epoch, "train_loss": train_loss, **scores}
@@ -317,11 +257,11 @@ def _train_epochs(
         state.train_seconds += seconds
         state.epoch = epoch
         state.history.append({**row, "epoch_seconds": seconds})
-        log(f"epoch {epoch}/{settings['epochs']}: loss {train_loss:.4f} " + json.dumps(scores))
+        loop.log(f"epoch {epoch}/{settings['epochs']}: loss {train_loss:.4f} " + json.dumps(scores))
         if scores["overall"] is not None and scores["overall"] > state.best_overall:
             state.best_overall, state.best_epoch = scores["overall"], epoch
-            checkpoints.save_best(model)
-        save()
+            loop.checkpoints.save_best(model)
+        loop.save()
 
 
 def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwargs) -> MultitaskModel:

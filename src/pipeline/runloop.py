@@ -1,0 +1,83 @@
+"""What a training or MNRL run carries through its epochs: the objects it trains, where and how often it
+checkpoints, what it reports, and the totals of its attempts (used by :mod:`pipeline.train` and
+:mod:`pipeline.pretrain` alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from pipeline.checkpoints import (
+    Checkpoints,
+    CheckpointTimer,
+    RunState,
+    checkpoint_due,
+    resume_message,
+    save_mid_epoch,
+)
+from pipeline.device import peak_memory
+from pipeline.progress import Attempt, Progress
+
+
+@dataclass
+class RunLoop:
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+    checkpoints: Checkpoints
+    device: torch.device
+    precision: str
+    log: object = print
+    every_steps: int = 0  # mid-epoch checkpoints every this many optimiser steps (0: none)
+    every_minutes: float = 0.0  # ... and every this many minutes (0: none)
+    log_every: int = 0  # a progress line every this many steps (0: none)
+    attempt: Attempt = field(default_factory=Attempt)
+    state: RunState = field(default_factory=RunState)
+
+    def __post_init__(self) -> None:
+        self.timer = CheckpointTimer(self.every_minutes)
+
+    def start(self) -> RunState:
+        """The state to continue: a matching checkpoint's (logged, its totals carried on) or a fresh one."""
+        state = self.checkpoints.load(self.model, self.optimizer, self.scheduler, self.scaler)
+        if state is None:
+            state = RunState()
+        else:
+            state.resumed_from, state.resumed_at_step = state.epoch, state.step
+            self.attempt.resume(state)
+            self.log(resume_message(state, self.checkpoints.last))
+        self.state = state
+        return state
+
+    def progress(self, total_steps: int, batch_size: int) -> Progress:
+        return Progress(total_steps, self.log_every, batch_size, self.log)
+
+    def due(self, step: int, steps_in_epoch: int) -> bool:
+        """Whether a mid-epoch checkpoint follows step ``step`` (by step count or by time)."""
+        return checkpoint_due(step, self.every_steps, steps_in_epoch) or self.timer.due(step, steps_in_epoch)
+
+    def record(self) -> None:
+        """The attempt's totals (wall seconds, peak memory, attempts, code) into the state."""
+        self.attempt.record(self.state, peak_memory(self.device)[0], self.checkpoints.code)
+
+    def save(self, step: int | None = None, losses=None, seconds: float | None = None) -> None:
+        """A checkpoint: at the epoch's end (``step`` None) or after ``step`` steps of the next epoch."""
+        self.record()
+        if step is None:
+            self.checkpoints.save(self.model, self.optimizer, self.scheduler, self.state, self.scaler)
+        else:
+            save_mid_epoch(
+                self.checkpoints,
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                self.state,
+                step,
+                losses,
+                seconds,
+                self.log,
+                self.scaler,
+            )
+        self.timer.reset()
