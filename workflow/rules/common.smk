@@ -388,11 +388,13 @@ def label_source_inputs(wc):
     }
 
 
-def test_label_records(split):
-    """Provenance records of the rebuilt test splits (their agreement counts go into test captions)."""
-    if split != "test":
+def test_label_records(table):
+    """Provenance records of the rebuilt test splits of the tasks a test table shows (their agreement counts
+    go into its caption); the test_labels job that wrote each also wrote the test file the table scores."""
+    if config["tables"][table]["split"] != "test":
         return []
-    return [f"{RES}/data/{t}-test.provenance.json" for t in rebuilt_test_tasks()]
+    tasks = {t for row in config["tables"][table]["rows"] for t in model_tasks(config, row["model"])}
+    return [f"{RES}/data/{t}-test.provenance.json" for t in rebuilt_test_tasks() if t in tasks]
 
 
 # --- Claims: each finding of both papers, over seeds (pipeline/claims.py) ---------------------------------

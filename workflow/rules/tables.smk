@@ -32,7 +32,7 @@ rule table:
         scale=config["scale"],
         encoder=ENCODER,
         data=data_description(),
-        test_labels=lambda wc: test_label_records(config["tables"][wc.table]["split"]),
+        test_labels=lambda wc: test_label_records(wc.table),
     script:
         "../scripts/table.py"
 
