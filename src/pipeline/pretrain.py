@@ -24,10 +24,8 @@ from pipeline.device import (
     autocast,
     backward_step,
     choose_precision,
-    device_record,
     grad_scaler,
     hardware,
-    peak_memory,
 )
 from pipeline.encoders import load_encoder, load_tokenizer
 from pipeline.heads import MultitaskModel
@@ -195,34 +193,17 @@ def _write_encoder(
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    embedder, state, device, precision, attempt = (
-        loop.model,
-        loop.state,
-        loop.device,
-        loop.precision,
-        loop.attempt,
-    )
+    state = loop.state
     try:
-        embedder.encoder.save_pretrained(tmp)
+        loop.model.encoder.save_pretrained(tmp)
         load_tokenizer(encoder_location, **(load_kwargs or {})).save_pretrained(tmp)
-        memory, memory_kind = peak_memory(device)
         write_json_atomic(
             {
                 "settings": settings,
                 "pairs": len(pairs),
                 "history": state.history,
-                "code_hash": loop.checkpoints.code,
-                "code_hashes": state.codes,
-                "wall_seconds": state.wall_seconds,
-                "attempt_wall_seconds": attempt.clock() - attempt.started,
-                "attempts": state.attempts,
-                "train_seconds": state.train_seconds,
-                "peak_memory_bytes": state.peak_memory_bytes,
-                "attempt_peak_memory_bytes": memory,
-                "peak_memory_kind": memory_kind,
-                "precision": precision,
-                "device_record": device_record(device, precision),
-                "device": str(device),
+                **loop.totals(),
+                "device": str(loop.device),
                 "resumed_after_epoch": state.resumed_from,
                 "resumed_at_step": state.resumed_at_step,
                 "checkpoint_every_steps": every_steps,

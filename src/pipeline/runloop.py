@@ -16,7 +16,7 @@ from pipeline.checkpoints import (
     resume_message,
     save_mid_epoch,
 )
-from pipeline.device import peak_memory
+from pipeline.device import device_record, peak_memory
 from pipeline.progress import Attempt, Progress
 
 
@@ -61,6 +61,24 @@ class RunLoop:
     def record(self) -> None:
         """The attempt's totals (wall seconds, peak memory, attempts, code) into the state."""
         self.attempt.record(self.state, peak_memory(self.device)[0], self.checkpoints.code)
+
+    def totals(self) -> dict:
+        """What run.json records of every run, fine-tuning and MNRL alike: code, time and memory summed over
+        the attempts (and this attempt's own), the precision and the device."""
+        memory, memory_kind = peak_memory(self.device)
+        return {
+            "code_hash": self.checkpoints.code,
+            "code_hashes": self.state.codes,
+            "wall_seconds": self.state.wall_seconds,
+            "attempt_wall_seconds": self.attempt.clock() - self.attempt.started,
+            "attempts": self.state.attempts,
+            "train_seconds": self.state.train_seconds,
+            "peak_memory_bytes": self.state.peak_memory_bytes,
+            "attempt_peak_memory_bytes": memory,
+            "peak_memory_kind": memory_kind,
+            "precision": self.precision,
+            "device_record": device_record(self.device, self.precision),
+        }
 
     def save(self, step: int | None = None, losses=None, seconds: float | None = None) -> None:
         """A checkpoint: at the epoch's end (``step`` None) or after ``step`` steps of the next epoch."""

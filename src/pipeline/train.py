@@ -27,10 +27,8 @@ from pipeline.device import (
     autocast,
     backward_step,
     choose_precision,
-    device_record,
     grad_scaler,
     hardware,
-    peak_memory,
     pick_device,
 )
 from pipeline.encoders import load_encoder
@@ -195,24 +193,13 @@ def train(
                 checkpoints.restore_best(model)  # raises: never the last epoch in the best one's place
             write_atomic(outputs["model"], lambda tmp: shutil.copyfile(checkpoints.best, tmp))
         write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
-        memory, memory_kind = peak_memory(device)
         run = {
             "settings": settings,
             "fingerprint": checkpoints.fingerprint,
-            "code_hash": code,
-            "code_hashes": state.codes,
             "device": str(device),
             "hardware": hardware(device),
-            "precision": precision,
-            "device_record": device_record(device, precision),
             "threads": torch.get_num_threads(),
-            "wall_seconds": state.wall_seconds,
-            "attempt_wall_seconds": attempt.clock() - attempt.started,
-            "attempts": state.attempts,
-            "train_seconds": state.train_seconds,
-            "peak_memory_bytes": state.peak_memory_bytes,
-            "attempt_peak_memory_bytes": memory,
-            "peak_memory_kind": memory_kind,
+            **loop.totals(),
             "trainable_parameters": trainable,
             "total_parameters": total,
             "best_epoch": state.best_epoch,
