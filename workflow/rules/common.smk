@@ -190,11 +190,16 @@ def metrics_inputs(wc):
 
 def table_inputs(wc):
     """Each row's metrics on the table's split, keyed by model; with ``--config table_seeds=true`` also
-    every seed of the rows' experiments and ensembles (``model~seedK``), shown as mean and spread."""
+    every seed of the rows' experiments and ensembles (``model~seedK``), shown as mean and spread.
+    """
     table = config["tables"][wc.table]
     files = {}
     for row in table["rows"]:
-        names = seeded_models(config, row["model"]) if flag("table_seeds") else [row["model"]]
+        names = (
+            seeded_models(config, row["model"])
+            if flag("table_seeds")
+            else [row["model"]]
+        )
         for name in names:
             files[name] = f"{RES}/metrics/{name}/{table['split']}.json"
     return files
@@ -390,11 +395,20 @@ def label_source_inputs(wc):
 
 def test_label_records(table):
     """Provenance records of the rebuilt test splits of the tasks a test table shows (their agreement counts
-    go into its caption); the test_labels job that wrote each also wrote the test file the table scores."""
+    go into its caption); the test_labels job that wrote each also wrote the test file the table scores.
+    """
     if config["tables"][table]["split"] != "test":
         return []
-    tasks = {t for row in config["tables"][table]["rows"] for t in model_tasks(config, row["model"])}
-    return [f"{RES}/data/{t}-test.provenance.json" for t in rebuilt_test_tasks() if t in tasks]
+    tasks = {
+        t
+        for row in config["tables"][table]["rows"]
+        for t in model_tasks(config, row["model"])
+    }
+    return [
+        f"{RES}/data/{t}-test.provenance.json"
+        for t in rebuilt_test_tasks()
+        if t in tasks
+    ]
 
 
 # --- Claims: each finding of both papers, over seeds (pipeline/claims.py) ---------------------------------
