@@ -39,6 +39,9 @@ except ConfigError as error:
 ENV = "../../environment.yml"
 SCALE_NAME = config["scale"]
 SCALE = config["scales"][SCALE_NAME]
+# torch threads of each training/prediction job (SLURM: --cpus-per-task); 1 on a small machine lets two jobs
+# run side by side, which beats one job on two threads there (README, "Speed")
+JOB_THREADS = SCALE.get("threads", 2)
 # Every expensive artifact lives under its scale's folder, so that a run at one scale never touches another's
 # (results/tables/ and results/figures/ hold the active scale's tables and figures, rebuilt in seconds).
 RES = f"results/{SCALE_NAME}"

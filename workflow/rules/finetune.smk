@@ -18,7 +18,7 @@ rule finetune:
         "model"  # on a cluster, one SLURM job trains an experiment and then predicts with it
     conda:
         ENV
-    threads: 2
+    threads: JOB_THREADS
     resources:
         gpu=1,
     params:

@@ -27,7 +27,7 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
             "model"  # submitted together with the fine-tuning job it depends on
         conda:
             ENV
-        threads: 2
+        threads: JOB_THREADS
         resources:
             gpu=1,
         params:
@@ -95,7 +95,7 @@ rule zero_shot:
     localrule: SCALE_NAME != "paper"  # seconds on a CPU at smoke and quick; bert-base over every pair at paper
     conda:
         ENV
-    threads: 2
+    threads: JOB_THREADS
     resources:
         gpu=1 if SCALE_NAME == "paper" else 0,
     params:

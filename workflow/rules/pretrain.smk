@@ -18,7 +18,7 @@ rule pretrain:
         f"{RES}/benchmarks/pretrain/{{pretrain}}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: JOB_THREADS
     resources:
         gpu=1,
     params:
