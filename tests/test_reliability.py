@@ -15,7 +15,13 @@ import yaml
 from test_readers import BROKEN_OFFICIAL
 from test_workflow import SNAKEMAKE, copy_workflow
 
-from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic, write_text_atomic
+from pipeline.io import (
+    folder_atomic,
+    write_atomic,
+    write_csv_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from pipeline.readers import DataError
 from pipeline.sources import materialise, official_filename
 
@@ -131,6 +137,26 @@ def test_interrupted_writer_leaves_no_file(tmp_path, existing):
         assert target.read_text() == "id,label\n1,0\n"
     write_json_atomic({"a": 1}, target)
     assert leftovers(tmp_path) == ["out/artifact.csv"] and target.read_text() == '{\n  "a": 1\n}\n'
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_interrupted_folder_writer_leaves_the_old_folder(tmp_path, existing):
+    """folder_atomic (encoder and MNRL folders): a fill that fails half-way leaves no partial folder and no
+    temporary one, and an earlier complete folder as it was; a fill that ends replaces it whole."""
+    target = tmp_path / "encoders" / "tiny"
+    if existing:
+        with folder_atomic(target) as tmp:
+            (tmp / "config.json").write_text("old")
+    with pytest.raises(OSError, match="disk full"), folder_atomic(target) as tmp:
+        (tmp / "config.json").write_text("new")
+        raise OSError("disk full")
+    assert leftovers(tmp_path) == (["encoders/tiny/config.json"] if existing else [])
+    assert list((tmp_path / "encoders").iterdir()) == ([target] if existing else [])
+    if existing:
+        assert (target / "config.json").read_text() == "old"
+    with folder_atomic(target) as tmp:
+        (tmp / "vocab.txt").write_text("new")
+    assert leftovers(tmp_path) == ["encoders/tiny/vocab.txt"]  # the old folder's files went with it
 
 
 # What writes files, and the temporary-name evidence each use must show on its line.

@@ -20,11 +20,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from importlib.resources import files
 from pathlib import Path
+
+from pipeline.io import folder_atomic
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -104,12 +105,9 @@ def fetch_hub_encoder(
     if not re.fullmatch(r"[0-9a-f]{40}", revision):
         raise FetchError(f"encoder {repo}: revision {revision!r} is not a 40-hex commit hash; pin a commit")
     expected = spec.get("sha256") or {}
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     manifest = {"repo": repo, "revision": revision, "endpoint": endpoint, "files": {}}
-    try:
+    with folder_atomic(out_dir) as tmp:
         for name in spec["files"]:
             path, problem = None, ""
             for attempt in range(1, retries + 2):
@@ -135,12 +133,6 @@ def fetch_hub_encoder(
         shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's bookkeeping of local_dir
         check_encoder_folder(tmp, f"encoder {repo}@{revision}")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return manifest
 
 
@@ -186,10 +178,7 @@ def build_random_encoder(out_dir: str | Path, texts: list[str], spec: dict) -> N
     import torch
     from transformers import BertConfig, BertModel, BertTokenizer
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with folder_atomic(out_dir) as tmp:
         (tmp / "vocab.txt").write_text("\n".join(wordpiece_vocab(texts, spec["vocab_size"])) + "\n")
         tokenizer = BertTokenizer(vocab=str(tmp / "vocab.txt"), model_max_length=spec["max_position"])
         tokenizer.save_pretrained(tmp)
@@ -203,9 +192,3 @@ def build_random_encoder(out_dir: str | Path, texts: list[str], spec: dict) -> N
         )
         torch.manual_seed(spec["seed"])
         BertModel(config).save_pretrained(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)

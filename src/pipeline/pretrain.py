@@ -11,10 +11,7 @@ was and end with the same weights as an uninterrupted run.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
@@ -29,7 +26,7 @@ from pipeline.device import (
 )
 from pipeline.encoders import load_encoder, load_tokenizer
 from pipeline.heads import MultitaskModel
-from pipeline.io import write_json_atomic
+from pipeline.io import folder_atomic, write_json_atomic
 from pipeline.losses import mnrl_loss
 from pipeline.predict import embed_sentences
 from pipeline.progress import Attempt
@@ -190,11 +187,8 @@ def _write_encoder(
     loop: RunLoop, settings, pairs, encoder_location, load_kwargs, out_dir, every_steps
 ) -> None:
     """The MNRL-trained encoder as a folder fine-tuning loads (weights, tokenizer, run.json), atomically."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     state = loop.state
-    try:
+    with folder_atomic(out_dir) as tmp:
         loop.model.encoder.save_pretrained(tmp)
         load_tokenizer(encoder_location, **(load_kwargs or {})).save_pretrained(tmp)
         write_json_atomic(
@@ -211,9 +205,3 @@ def _write_encoder(
             },
             tmp / "run.json",
         )
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
