@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from fakehub import FakeHub
+from inprocess import CPU, LOAD, Stopped, finetune_in
 
 from pipeline import device as devices
 from pipeline.checkpoints import CheckpointLocked, Checkpoints, CodeChanged, RunState
@@ -19,8 +20,6 @@ from pipeline.encoders import FetchError, fetch_hub_encoder, sha256_file
 from pipeline.jobs import history_path, start
 from pipeline.progress import Attempt, Progress
 
-CPU = torch.device("cpu")
-LOAD = {"local_files_only": True}
 REPO, REVISION = "org/tiny", "89abcdef0123456789abcdef0123456789abcdef"
 
 
@@ -171,54 +170,24 @@ def test_missing_best_weights_is_an_error_not_the_last_epoch(tmp_path):
         Checkpoints(tmp_path, "fp").restore_best(model)
 
 
-class Stop(Exception):
-    pass
-
-
-def run_train(settings, task_data, encoder_dir, folder: Path, stop_at=None, **control):
-    from pipeline.train import train
-
-    lines = []
-
-    def log(message):
-        lines.append(message)
-        if stop_at and message.startswith(stop_at):
-            raise Stop(message)
-
-    outputs = {k: str(folder / f"{k}.out") for k in ("model", "history", "run")}
-    info = train(
-        settings,
-        task_data["train"],
-        task_data["dev"],
-        encoder_dir,
-        outputs,
-        str(folder / "ckpt"),
-        CPU,
-        log,
-        LOAD,
-        **control,
-    )
-    return info, lines, outputs
-
-
 def test_lora_checkpoints_hold_trainable_weights_only_and_resume_exactly(
     make_settings, task_data, encoder_dir, tmp_path
 ):
     settings = make_settings(epochs=2, batch_size=16, max_length=32, tuning="lora", lr=1e-3)
-    ref, _, ref_out = run_train(settings, task_data, encoder_dir, tmp_path / "ref")
+    ref, _, ref_out = finetune_in(settings, task_data, encoder_dir, tmp_path / "ref")
     folder = tmp_path / "run"
-    with pytest.raises(Stop):
-        run_train(
+    with pytest.raises(Stopped):
+        finetune_in(
             settings, task_data, encoder_dir, folder, "checkpoint: epoch 2 step 10", checkpoint_every_steps=5
         )
-    payload = torch.load(folder / "ckpt" / "last.pt", weights_only=True)
+    payload = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
     assert payload["weights"] == "trainable"
     assert payload["model"] and all("lora_" in k or "encoder." not in k for k in payload["model"])
     from safetensors.torch import load_file
 
     everything = load_file(ref_out["model"])  # the saved model: frozen encoder + trainable weights
     assert len(payload["model"]) < len(everything) / 2
-    info, lines, out = run_train(settings, task_data, encoder_dir, folder, checkpoint_every_steps=5)
+    info, lines, out = finetune_in(settings, task_data, encoder_dir, folder, checkpoint_every_steps=5)
     assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2")
     assert Path(out["model"]).read_bytes() == Path(ref_out["model"]).read_bytes()
     # time and memory add up over the attempts
@@ -232,7 +201,7 @@ def test_lora_checkpoints_hold_trainable_weights_only_and_resume_exactly(
 # -- what a user watching the log sees ------------------------------------------------------------------
 def test_progress_lines_appear_in_the_log(make_settings, task_data, encoder_dir, tmp_path):
     settings = make_settings(epochs=2, batch_size=16, max_length=32)
-    _, lines, _ = run_train(settings, task_data, encoder_dir, tmp_path, log_every_steps=5)
+    _, lines, _ = finetune_in(settings, task_data, encoder_dir, tmp_path, log_every_steps=5)
     progress = [line for line in lines if line.startswith("progress:")]
     assert len(progress) == 2 * 3  # 18 steps an epoch: steps 5, 10, 15 of each
     assert progress[0].startswith("progress: epoch 1/2 step 5/18 | run step 5/36 | ")

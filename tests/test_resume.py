@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
+from inprocess import CPU, LOAD, Stopped, finetune_in, logger
 from test_workflow import SNAKEMAKE, copy_workflow
 
 EXPERIMENT = "full-model-concatembed-60-1e-05"  # 3 epochs of 96 steps at smoke scale
@@ -168,60 +168,25 @@ def test_random_encoder_is_identical_across_builds(tmp_path):
 
 
 # -- in-process: a run stopped right after a mid-epoch checkpoint continues from that step ------------------
-CPU = torch.device("cpu")
-LOAD = {"local_files_only": True}
-
-
-class Stopped(RuntimeError):
-    pass
-
-
-def _logger(stop_at: str | None):
-    lines: list[str] = []
-
-    def log(message: str) -> None:
-        lines.append(message)
-        if stop_at is not None and message == stop_at:
-            raise Stopped(message)
-
-    return lines, log
-
-
-def _finetune(settings, task_data, encoder_dir, folder: Path, every: int, stop_at: str | None = None):
-    from pipeline.train import train
-
-    lines, log = _logger(stop_at)
-    outputs = {k: str(folder / f"{k}.out") for k in ("model", "history", "run")}
-    info = train(
-        settings,
-        task_data["train"],
-        task_data["dev"],
-        encoder_dir,
-        outputs,
-        str(folder / "checkpoints"),
-        CPU,
-        log,
-        LOAD,
-        checkpoint_every_steps=every,
-    )
-    return info, lines, outputs
-
-
 def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_dir, tmp_path):
     """18 steps an epoch (3 tasks x 6 batches), a checkpoint every 5: stopped after epoch 2's step-10
     checkpoint, rerun, it trains steps 11-18 of epoch 2 only and ends as a run that never checkpointed."""
     settings = make_settings(epochs=2, batch_size=16, max_length=32, eval_batch_size=64)
-    ref, _, ref_out = _finetune(settings, task_data, encoder_dir, tmp_path / "ref", every=0)
+    ref, _, ref_out = finetune_in(
+        settings, task_data, encoder_dir, tmp_path / "ref", checkpoint_every_steps=0
+    )
     folder = tmp_path / "run"
     with pytest.raises(Stopped):
-        _finetune(settings, task_data, encoder_dir, folder, 5, stop_at="checkpoint: epoch 2 step 10")
+        finetune_in(
+            settings, task_data, encoder_dir, folder, "checkpoint: epoch 2 step 10", checkpoint_every_steps=5
+        )
     # kept: the latest state and the best weights (epoch 1), nothing else
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
         "best.safetensors",
         "last.pt",
         "lock",
     ]
-    info, lines, out = _finetune(settings, task_data, encoder_dir, folder, 5)
+    info, lines, out = finetune_in(settings, task_data, encoder_dir, folder, checkpoint_every_steps=5)
     assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2 from ")
     assert [line for line in lines if line.startswith("checkpoint:")] == ["checkpoint: epoch 2 step 15"]
     assert (info["resumed_after_epoch"], info["resumed_at_step"]) == (1, 10)
@@ -243,7 +208,7 @@ def test_mnrl_resumes_mid_epoch_exactly(config, task_data, encoder_dir, tmp_path
     data = {t: task_data["train"][t] for t in settings["sources"]}
 
     def run(name: str, every: int, stop_at: str | None = None):
-        lines, log = _logger(stop_at)
+        lines, log = logger(stop_at)
         out = tmp_path / name / "encoder"
         pretrain(settings, data, encoder_dir, str(out), str(tmp_path / name / "ckpt"), CPU, log, LOAD, every)
         return lines, out
