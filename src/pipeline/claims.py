@@ -618,7 +618,7 @@ def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
         ("cost log ratio ln(better / worse)", checked[cost]),
     ) if len(part)]  # fmt: skip
     heights = [max(1.5, 0.28 * len(part) + 0.8) for _, part in panels] or [1.5]
-    fig = Figure(figsize=(9, sum(heights) + 0.6))
+    fig = Figure(figsize=(9, sum(heights) + 0.6), layout="constrained")  # no label under the next panel
     if not panels:
         fig.text(0.5, 0.5, "no checked claims", ha="center", va="center")
         _save(fig, path)
