@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,6 +35,17 @@ def test_accuracy_and_pearson_on_fixed_numbers() -> None:
     assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
     assert pearson([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
     assert pearson([2, 2, 2], [1, 2, 3]) == 0.0
+
+
+def test_pearson_equals_scipy_on_random_scores() -> None:
+    from scipy.stats import pearsonr
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 50, 1725):
+        pred, gold = rng.normal(size=n), rng.uniform(0, 5, size=n)
+        gold_like = 2.5 + 0.8 * gold + rng.normal(scale=0.5, size=n)  # a correlated model too
+        for p in (pred, gold_like):
+            assert pearson(p, gold) == pytest.approx(pearsonr(p, gold).statistic, abs=1e-12)
     with pytest.raises(ValueError):
         accuracy([1, 2], [1])
 
