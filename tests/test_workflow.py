@@ -180,11 +180,12 @@ def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
     proc = snakemake(smoke_run, TABLE1, *FIGURES, "-n", "--configfile", str(changed))
     jobs = planned_jobs(proc)
     # the experiment, its predictions, the ensemble it belongs to, that ensemble's metrics, the table and the
-    # figures drawn from the ensemble; no data, tokens, pretraining or other experiment
+    # figures drawn from the ensemble; no data, tokens, pretraining or other experiment. Predictions and the
+    # ensemble: a job per split, test for the table and dev for the figures
     assert jobs == {
         "finetune": 1,
-        "predict_sst_para_sts": 1,
-        "ensemble_sst_para_sts": 1,
+        "predict_sst_para_sts": 2,
+        "ensemble_sst_para_sts": 2,
         "metrics": 1,
         "table": 1,
         "figure": 3,

@@ -1,6 +1,8 @@
 # Predictions on dev and test, one CSV per task and split, and metrics wherever labels exist.
 # Snakemake outputs cannot depend on a wildcard's value, so one predict rule is declared per set of tasks
-# (e.g. sst+para+sts, or sst alone), each constrained to the experiments with that task set.
+# (e.g. sst+para+sts, or sst alone), each constrained to the experiments with that task set. One job per
+# split: a split is predicted only where a target reads it (Table 1, its ensembles' members and the test
+# claims read test; every other table, figure and claim reads dev).
 
 for _tasks, _members in task_sets(EXPERIMENTS).items():
 
@@ -9,20 +11,17 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
             "predict_" + "_".join(_tasks)
         input:
             model=f"{RES}/models/{{experiment}}/model.safetensors",
-            tokens=[token_file(t, s) for t in _tasks for s in PRED_SPLITS],
+            tokens=[token_file(t, "{split}") for t in _tasks],
             encoder=lambda wc: start_encoder(
                 resolve_experiment(config, wc.experiment)
             )["files"],
         output:
-            [
-                f"{RES}/predictions/{{experiment}}/{t}-{s}.csv"
-                for t in _tasks
-                for s in PRED_SPLITS
-            ],
+            [f"{RES}/predictions/{{experiment}}/{t}-{{split}}.csv" for t in _tasks],
         log:
-            f"{LOGS}/predict/{{experiment}}.log",
+            f"{LOGS}/predict/{{experiment}}-{{split}}.log",
         wildcard_constraints:
             experiment=seeded_regex(_members),
+            split="dev|test",
         group:
             "model"  # submitted together with the fine-tuning job it depends on
         conda:

@@ -1,4 +1,4 @@
-"""Rule predict_*: dev and test predictions of one trained experiment, one CSV per task and split."""
+"""Rule predict_*: one split's predictions of one trained experiment, one CSV per task."""
 
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from pipeline.predict import predict_task, prediction_frame  # noqa: E402
 from pipeline.train import load_trained  # noqa: E402
 
 settings, enc = sm.params.settings, sm.params.encoder
-device = pick_device(requires_cuda(sm.config), f"predict {sm.wildcards.experiment}")
+device = pick_device(requires_cuda(sm.config), f"predict {sm.wildcards.experiment} {sm.wildcards.split}")
 precision = choose_precision(settings.get("precision", "auto"), device)
 model = load_trained(settings, enc["location"], sm.input.model, **enc["load_kwargs"]).to(device)
 for tokens, out in zip(sm.input.tokens, sm.output, strict=True):
