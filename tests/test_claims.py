@@ -277,6 +277,24 @@ def test_not_declared_has_no_numbers():
     assert row["verdict"] == "not declared" and math.isnan(row["difference"])
 
 
+def test_runs_with_the_same_settings_test_nothing():
+    """At quick scale 2 and 4 epochs x 0.025 are 1 epoch each: a finding over two such runs gets no numbers
+    and the verdict "same settings" (it would otherwise read as "within noise", or hold an "about the same"
+    finding by construction); one differing setting (a learning rate) is a real comparison."""
+    catalogue = read(claim(id="epochs", direction=0), claim(id="lr"))
+    scores = scores_of(a={"sst_acc": [0.52, 0.53]}, b={"sst_acc": [0.52, 0.53]})
+    base = {"name": "a", "seed": 0, "epochs": 1, "lr": 3e-5}
+    settings = {"a": base, "b": {**base, "name": "b"}}
+    frame = C.claims_frame(catalogue, scores, settings)
+    assert list(frame["verdict"]) == ["same settings", "same settings"]
+    assert frame["difference"].isna().all() and (frame["agrees"] == "").all()
+    assert "same settings" in C.claims_markdown(frame, scale="quick", seeds=2)
+    settings["b"] = {**base, "name": "b", "lr": 1e-4}
+    frame = C.claims_frame(catalogue, scores, settings)
+    assert list(frame["verdict"]) == ["within noise", "within noise"] and frame["difference"].notna().all()
+    assert list(C.claims_frame(catalogue, scores)["verdict"]) == ["within noise", "within noise"]  # unknown
+
+
 def test_markdown_states_rule_and_figure_written(tmp_path):
     catalogue = read(claim(id="gain"), claim(id="cost", metric="time_s", direction=-1, paper_values={}))
     scores = scores_of(

@@ -229,8 +229,28 @@ def rule_text() -> str:
         f"wholly outside it, else within noise (without an interval: reversed when |d| >= m, else within "
         f"noise). "
         f"'agrees' says whether the verdict is one the paper's finding allows. No correction for multiple "
-        f"comparisons. Findings no declared experiment can check are listed as not-declared, without numbers."
+        f"comparisons. Findings no declared experiment can check are listed as not-declared, without "
+        f"numbers; 'same settings': every run the finding compares has the same settings at this scale "
+        f"(names and seeds aside; a scale's factors can make two of the paper's schedules one), so it is not "
+        f"tested here."
     )
+
+
+IDENTITY_KEYS = ("name", "seed")  # what tells two runs apart without changing what they compute
+
+
+def same_settings(claim: Mapping, settings: Mapping[str, Mapping | None] | None) -> bool:
+    """Whether every model ``claim`` compares ran with the same settings, names and seeds aside (e.g. 2 and 4
+    epochs x 0.025 are 1 epoch each at quick scale): such a comparison cannot test the finding. ``settings``:
+    each model's resolved settings (seed 0), as its metrics file records them; unknown models: False."""
+    models = [*claim["better"], *claim["worse"]]
+    if not settings or len(models) < 2 or any(settings.get(m) is None for m in models):
+        return False
+
+    def core(model: str) -> dict:
+        return {k: v for k, v in settings[model].items() if k not in IDENTITY_KEYS}
+
+    return all(core(m) == core(models[0]) for m in models[1:])
 
 
 # -- the catalogue --------------------------------------------------------------------------------------
@@ -501,14 +521,17 @@ COLUMNS = (
 
 
 def claims_frame(
-    claims: Sequence[Mapping[str, Any]], scores: Mapping[str, Mapping[str, Mapping]]
+    claims: Sequence[Mapping[str, Any]],
+    scores: Mapping[str, Mapping[str, Mapping]],
+    settings: Mapping[str, Mapping | None] | None = None,
 ) -> pd.DataFrame:
     """One row per claim (as returned by :func:`read_catalogue`): the paper's numbers and direction, ours
     (mean and standard deviation over seeds), the difference with its interval, and the verdict.
 
     ``scores[model][split][metric]``: the per-seed values of that model (a list; one value per seed, a
     single value is used for every seed; ``None``: the split is unlabelled for that task). Costs are given
-    in their units (seconds, GiB); the frame holds their logs. Not-declared claims get no numbers.
+    in their units (seconds, GiB); the frame holds their logs. Not-declared claims get no numbers, and
+    neither do claims whose runs have the same settings (``settings``: see :func:`same_settings`).
     """
     records = []
     for claim in claims:
@@ -541,6 +564,9 @@ def claims_frame(
         )
         if claim["status"] == "not-declared":
             record.update(empty, n_seeds="", rule="", verdict="not declared", agrees="")
+        elif same_settings(claim, settings):
+            rule = "the compared runs have the same settings at this scale"
+            record.update(empty, n_seeds="", rule=rule, verdict="same settings", agrees="")
         else:
             per_model = _aligned(claim, scores)
             if per_model is None:
@@ -606,12 +632,12 @@ def write_claims(frame: pd.DataFrame, csv_path: PathLike, md_path: PathLike, **m
 def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
     """Each checked claim's difference (better - worse, in the paper's direction: right = as the paper
     says) with its interval, the paper's difference marked; score claims and cost claims (log ratios) in
-    separate panels. Not-declared and unlabelled claims are left out."""
+    separate panels. Not-declared, unlabelled and same-settings claims are left out."""
     from matplotlib.figure import Figure
 
     from pipeline.figures import _save
 
-    checked = frame[~frame["verdict"].isin(["not declared", "unlabelled"])]
+    checked = frame[~frame["verdict"].isin(["not declared", "unlabelled", "same settings"])]
     cost = checked["metric"].str.endswith("(log)")
     panels = [(title, part) for title, part in (
         ("score difference (better - worse)", checked[~cost]),

@@ -10,7 +10,7 @@ from pipeline.tables import table_html
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
-per_seed = {}
+per_seed, settings = {}, {}  # settings: each model's seed-0 run, as its metrics file records it
 for model, entries in sm.params.files.items():
     values = []
     for entry in entries:
@@ -21,8 +21,9 @@ for model, entries in sm.params.files.items():
                     metrics[split] = json.load(handle)
         run = load_run(entry["run"], entry["history"]) if "run" in entry else None
         values.append(run_values(metrics, run))
+        settings.setdefault(model, next((m.get("settings") for m in metrics.values()), None))
     per_seed[model] = values
-frame = claims_frame(sm.params.claims, gather_scores(per_seed))
+frame = claims_frame(sm.params.claims, gather_scores(per_seed), settings)
 caption = (
     f"Scale {sm.params.scale}, encoder {sm.params.encoder}; data: {sm.params.data}. "
     "Settings the papers leave open: docs/fidelity.md."
