@@ -288,7 +288,7 @@ def test_runs_with_the_same_settings_test_nothing():
     frame = C.claims_frame(catalogue, scores, settings)
     assert list(frame["verdict"]) == ["same settings", "same settings"]
     assert frame["difference"].isna().all() and (frame["agrees"] == "").all()
-    assert "same settings" in C.claims_markdown(frame, scale="quick", seeds=2)
+    assert "2 findings: 2 same settings." in C.claims_markdown(frame, scale="quick", seeds=2)
     settings["b"] = {**base, "name": "b", "lr": 1e-4}
     frame = C.claims_frame(catalogue, scores, settings)
     assert list(frame["verdict"]) == ["within noise", "within noise"] and frame["difference"].notna().all()
