@@ -603,7 +603,8 @@ def claims_markdown(
 ) -> str:
     """``claims.md``: a title, the verdict rule, counts of verdicts, then one table row per claim."""
     counts = frame["verdict"].value_counts()
-    summary = ", ".join(f"{counts[v]} {v}" for v in (*VERDICTS, "same settings", "unlabelled", "not declared") if v in counts)
+    shown = (*VERDICTS, "same settings", "unlabelled", "not declared")
+    summary = ", ".join(f"{counts[v]} {v}" for v in shown if v in counts)
     where = f" at {scale} scale" if scale else ""
     seeds_text = f", {seeds} seed{'s' if seeds != 1 else ''} per experiment" if seeds else ""
     lines = [f"# Claims of both papers, checked{where}{seeds_text}", ""]
