@@ -38,6 +38,7 @@ def test_every_kept_claim_has_a_verdict_over_the_seeds(claims_run):
     assert frame["difference"].notna().all()
     text = (claims_run / "results/claims.md").read_text()
     assert "2 seeds per experiment" in text and "Verdict rule" in text
+    assert "hardware: CPU" in text and "1 thread(s) per job" in text  # where the time claim was measured
     assert (claims_run / "results/figures/claims.png").stat().st_size > 0
     run = yaml.safe_load((claims_run / f"results/smoke/models/{CROSS}~seed1/run.json").read_text())
     assert run["settings"]["seed"] == 1  # an extra seed is a separate model, trained with seed + 1

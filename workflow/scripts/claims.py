@@ -11,6 +11,7 @@ from pipeline.tables import table_html
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 per_seed, settings = {}, {}  # settings: each model's seed-0 run, as its metrics file records it
+hardware, threads = set(), set()  # where the cost findings' runs ran
 for model, entries in sm.params.files.items():
     values = []
     for entry in entries:
@@ -20,6 +21,9 @@ for model, entries in sm.params.files.items():
                 with open(entry[split]) as handle:
                     metrics[split] = json.load(handle)
         run = load_run(entry["run"], entry["history"]) if "run" in entry else None
+        if run:
+            hardware.add(str(run["run"].get("hardware", "not recorded")))
+            threads.add(str(run["run"].get("threads", "?")))
         values.append(run_values(metrics, run))
         settings.setdefault(model, next((m.get("settings") for m in metrics.values()), None))
     per_seed[model] = values
@@ -28,6 +32,13 @@ caption = (
     f"Scale {sm.params.scale}, encoder {sm.params.encoder}; data: {sm.params.data}. "
     "Settings the papers leave open: docs/fidelity.md."
 )
+if hardware:
+    caption += (
+        " Costs and training scores come from the runs' run.json and history.csv (time: wall seconds summed"
+        " over a run's attempts; memory: CUDA peak on GPU, peak resident set on CPU); hardware: "
+        f"{'; '.join(sorted(hardware))}, {'/'.join(sorted(threads))} thread(s) per job. Jobs that ran side by"
+        " side shared the machine, so their times include that."
+    )
 write_claims(
     frame, sm.output.csv, sm.output.md, scale=sm.params.scale, seeds=sm.params.seeds, caption=caption
 )
