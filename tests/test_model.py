@@ -16,7 +16,7 @@ from safetensors.torch import save_model
 from torch import nn
 
 from pipeline.losses import cosine_similarity_score
-from pipeline.predict import predict_task
+from pipeline.predict import predict_task, prediction_frame
 from pipeline.sampling import epoch_plan
 from pipeline.train import build_model, fingerprint, linear_schedule, load_trained, train
 from pipeline.tuning import count_parameters, target_modules
@@ -369,6 +369,7 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
             k: str(root / name / f)
             for k, f in (("model", "model.safetensors"), ("history", "history.csv"), ("run", "run.json"))
         }
+        outputs.update({f"{t}_dev": str(root / name / f"{t}-dev.csv") for t in dev_data})
         ckpt = checkpoint_dir or root / name / "checkpoints"
         info = train(settings, train_data, dev_data, encoder_dir, outputs, str(ckpt), CPU, log, LOAD)
         model = load_trained(settings, encoder_dir, outputs["model"], **LOAD)
@@ -431,7 +432,19 @@ def test_train_writes_outputs(runs) -> None:
 
 
 def test_killed_run_leaves_epoch_one_checkpoint(runs) -> None:
-    assert "last.pt" in runs["killed_files"] and "best.safetensors" in runs["killed_files"]
+    assert {"last.pt", "best.safetensors", "best-dev.pt"} <= set(runs["killed_files"])
+
+
+@pytest.mark.parametrize("name", ["a", "resumed", "c"])
+def test_dev_predictions_written_by_training_are_the_saved_models(runs, task_data, name) -> None:
+    """The fine-tuning job's dev prediction files (its best epoch's end-of-epoch evaluation, kept across a
+    resume) equal what the saved model predicts when loaded again, row for row."""
+    run = runs[name]
+    for task, data in task_data["dev"].items():
+        written = pd.read_csv(run["outputs"][f"{task}_dev"])
+        expected = prediction_frame(data, run["predictions"][task])
+        assert len(written) == len(data) > 0
+        pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=1e-6)
 
 
 def test_resume_continues_exactly(runs) -> None:

@@ -32,7 +32,7 @@ def command(targets: list[str], *extra: str, every: int | None = None) -> list[s
     # mtime only: the upstream files copied from the reference have no provenance records here. One thread a
     # job: two OpenMP threads spin-wait on 2 cores another process keeps busy (10x slower steps).
     fixed = ["--cores", "2", "--resources", "gpu=1", "--rerun-triggers", "mtime", "--set-threads"]
-    fixed += ["finetune=1", "pretrain=1", "predict_sst_para_sts=1"]
+    fixed += ["finetune_sst_para_sts=1", "pretrain=1", "predict_sst_para_sts=1"]
     return [*SNAKEMAKE, *targets, *fixed, *extra, "--config", *config]
 
 
@@ -101,7 +101,8 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
     kill_when_logged(killed, TARGETS, log, "checkpoint: epoch 2 step 30", every=10)
     assert not (killed / "results" / "smoke" / "models" / EXPERIMENT / "run.json").exists()
     kept = {p.name for p in folder.iterdir() if not p.name.endswith(".tmp")}
-    assert kept == {"last.pt", "best.safetensors", "lock"}  # the latest state, the best weights, the lock
+    # the latest state, the best weights and their dev predictions, the lock
+    assert kept == {"last.pt", "best.safetensors", "best-dev.pt", "lock"}
 
     run(killed, TARGETS, "--unlock")
     run(killed, TARGETS, "--rerun-incomplete", every=10)
@@ -123,7 +124,7 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
     record = json.loads((killed / "results/smoke/models" / EXPERIMENT / "run.json").read_text())
     assert (record["resumed_after_epoch"], record["resumed_at_step"]) == (epoch, step)
     assert record["attempts"] == 2 and record["wall_seconds"] > record["attempt_wall_seconds"]
-    assert record["threads"] == 1  # --set-threads finetune=1 reached torch
+    assert record["threads"] == 1  # --set-threads finetune_sst_para_sts=1 reached torch
     assert not folder.exists()  # removed once the run completed
 
 

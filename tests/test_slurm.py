@@ -29,14 +29,14 @@ REQUIRE = os.environ.get("REQUIRE_SLURM_TEST") == "1"
 
 
 def is_group_job(rule: str) -> bool:
-    """Snakemake names a group job "{group}_{its rules}": model_finetune_predict_sst_para_sts."""
-    return rule.startswith("model_finetune_predict_")
+    """Snakemake names a group job "{group}_{its rules}": model_finetune_sst_para_sts_predict_sst_para_sts."""
+    return rule.startswith("model_finetune_")
 
 
 def is_gpu_rule(rule: str) -> bool:
     """GPU rules, and the group "model" (an experiment's finetune job with its predict job); zero_shot at
     paper scale (a local CPU job at smoke and quick)."""
-    gpu = rule in ("pretrain", "finetune", "zero_shot") or rule.startswith("predict_")
+    gpu = rule in ("pretrain", "zero_shot") or rule.startswith(("finetune_", "predict_"))
     return gpu or is_group_job(rule)
 
 
@@ -88,9 +88,8 @@ def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
     jobs = planned_resources(proc.stdout)
     rules = {rule for rule, _ in jobs}
     assert {
-        "finetune",
+        "finetune_sst_para_sts",  # writes the dev predictions Table 2 reads: no predict job
         "pretrain",
-        "predict_sst_para_sts",
         "tokens",
         "metrics",
         "table",
@@ -99,12 +98,27 @@ def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
     for rule, resources in jobs:
         assert (resources.get("gpu") == "1") == is_gpu_rule(rule), (rule, resources)
         assert int(resources["runtime"]) > 0 and int(resources["mem_mb"]) > 0, (rule, resources)
-        if rule == "finetune":
+        if rule.startswith("finetune_"):
             assert int(resources["runtime"]) >= 8 * 60  # paper-scale fine-tuning takes hours
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["slurm-logdir"] == "logs/slurm"
     assert profile["rerun-incomplete"] is True and profile["retries"] >= 1
     assert "gpu" not in profile["default-resources"]
+
+
+def test_profile_sizes_every_gpu_rule():
+    """Every fine-tuning and prediction rule (one per task set) is sized in the profile: a rule left out
+    would get the 60-minute default and a paper-scale fine-tuning job would be killed after an hour."""
+    proc = subprocess.run([*SNAKEMAKE, "--list-rules"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rules = set(proc.stdout.split())
+    gpu_rules = {
+        r for r in rules if r.startswith(("finetune_", "predict_")) or r in ("pretrain", "zero_shot")
+    }
+    assert {"finetune_sst_para_sts", "finetune_sst", "predict_sst_para_sts", "pretrain"} <= gpu_rules
+    sized = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["set-resources"]
+    assert gpu_rules - set(sized) == set()
+    assert all(sized[r]["runtime"] >= 8 * 60 for r in gpu_rules if r.startswith("finetune_"))
 
 
 def skip_reason() -> str | None:
@@ -242,7 +256,7 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
     assert len(jobs) == len(calls) and set(jobs["state"]) == {"COMPLETED"}, jobs
     assert ((jobs["gpus"] == "gres:gpu:1") == jobs["rule"].map(is_gpu_rule)).all(), jobs
     assert jobs["rule"].map(is_group_job).sum() == len(finetune_calls)
-    assert not {"finetune", "tokens"} & set(jobs["rule"])  # grouped / local
+    assert not any(r.startswith("finetune_") or r == "tokens" for r in jobs["rule"])  # grouped / local
     gpu_jobs = jobs[jobs["gpus"] != ""].sort_values("start")
     assert len(gpu_jobs) >= 2
     for before, after in zip(gpu_jobs.itertuples(), gpu_jobs.iloc[1:].itertuples(), strict=False):

@@ -7,7 +7,9 @@ pre-empted or timed-out job. It holds at most:
   history, time and memory so far). For LoRA/DoRA/rsLoRA and last-layer runs only the trainable parameters
   are stored (the frozen encoder is reloaded from the encoder folder), so a checkpoint of a LoRA run of
   bert-base is a few MB instead of 1.3 GB.
-* ``best.safetensors``: the weights of the best epoch so far (trainable ones only, likewise).
+* ``best.safetensors``: the weights of the best epoch so far (trainable ones only, likewise), and
+  ``best-dev.pt``: that epoch's dev predictions (its end-of-epoch evaluation), which become the experiment's
+  dev prediction files, so no separate job predicts dev again.
 * ``lock``: an exclusive POSIX lock (``fcntl.lockf``, which NFS v4 and Lustre honour) held for the whole run,
   so that two controllers (say, a second ``snakemake`` started by mistake) cannot train one experiment into
   the same folder; the second stops with :class:`CheckpointLocked`, naming the holder.
@@ -148,6 +150,7 @@ class Checkpoints:
         self.folder, self.fingerprint, self.code = Path(folder), fingerprint, code
         self.trainable_only, self.resume_other_code, self.log = trainable_only, resume_other_code, log
         self.last, self.best = self.folder / "last.pt", self.folder / "best.safetensors"
+        self.best_dev = self.folder / "best-dev.pt"
         self.lock_path, self._lock_fd = self.folder / "lock", None
 
     # -- the lock ---------------------------------------------------------------------------------------
@@ -208,8 +211,13 @@ class Checkpoints:
         }
         write_atomic(self.last, lambda tmp: torch.save(payload, tmp))
 
-    def save_best(self, model) -> None:
+    def save_best(self, model, predictions: dict | None = None) -> None:
+        """The best epoch's weights and (when given) its dev predictions, keyed by task; the predictions are
+        written first, so a kill between the two leaves the previous epoch's state, which resume redoes."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        if predictions is not None:
+            values = {task: torch.from_numpy(v) for task, v in predictions.items()}
+            write_atomic(self.best_dev, lambda tmp: torch.save(values, tmp))
         if self.trainable_only:
             write_atomic(self.best, lambda tmp: save_file(trainable_state(model), tmp))
         else:
@@ -227,6 +235,15 @@ class Checkpoints:
             load_trainable(model, state, str(self.best))
         else:
             model.load_state_dict(state, strict=False)
+
+    def best_predictions(self) -> dict:
+        """The best epoch's dev predictions (task -> numpy array); a missing file is an error."""
+        if not self.best_dev.exists():
+            raise FileNotFoundError(
+                f"{self.best_dev}: the best epoch's dev predictions are missing (deleted, or written by an "
+                f"older version of the code); delete {self.folder} to train this experiment again"
+            )
+        return {task: v.numpy() for task, v in torch.load(self.best_dev, weights_only=True).items()}
 
     def load(self, model, optimizer, scheduler, scaler=None) -> RunState | None:
         """Restore a matching checkpoint into the given objects; None when there is none to resume."""
@@ -268,7 +285,7 @@ class Checkpoints:
 
     def clear(self) -> None:
         """Remove the checkpoints (and any temporary file a killed write left), then the empty folder."""
-        for path in (self.last, self.best, *self.folder.glob(".*.tmp")):
+        for path in (self.last, self.best, self.best_dev, *self.folder.glob(".*.tmp")):
             path.unlink(missing_ok=True)
         if self._lock_fd is not None:
             self.lock_path.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ import json
 import shutil
 import time
 
+import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_model, save_model
@@ -35,7 +36,7 @@ from pipeline.encoders import load_encoder
 from pipeline.heads import MultitaskModel
 from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
 from pipeline.metrics import accuracy, overall_score, pearson
-from pipeline.predict import predict_task, to_device
+from pipeline.predict import predict_task, prediction_frame, to_device
 from pipeline.progress import Attempt
 from pipeline.provenance import code_hash
 from pipeline.runloop import RunLoop
@@ -56,14 +57,22 @@ def build_model(settings: dict, encoder_location: str, **load_kwargs) -> Multita
 
 
 def evaluate(
-    model: MultitaskModel, dev: dict[str, TaskData], settings: dict, device, precision: str = "fp32"
+    model: MultitaskModel,
+    dev: dict[str, TaskData],
+    settings: dict,
+    device,
+    precision: str = "fp32",
+    predictions: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """Dev score of every task (accuracy or Pearson) and the overall score."""
+    """Dev score of every task (accuracy or Pearson) and the overall score; each task's predicted values go
+    into ``predictions`` (keyed by task) when it is given."""
     scores: dict[str, float] = {}
-    for data in dev.values():
+    for task, data in dev.items():
         values = predict_task(
             model, data, settings["max_length"], settings["eval_batch_size"], device, precision
         )
+        if predictions is not None:
+            predictions[task] = values
         gold = data.labels.numpy()
         score = pearson(values, gold) if data.task.metric == "corr" else accuracy(values, gold)
         scores[data.task.metric_name] = score
@@ -192,6 +201,8 @@ def train(
             if not checkpoints.best.exists():
                 checkpoints.restore_best(model)  # raises: never the last epoch in the best one's place
             write_atomic(outputs["model"], lambda tmp: shutil.copyfile(checkpoints.best, tmp))
+        if any(f"{task}_dev" in outputs for task in dev_data):
+            write_dev_predictions(checkpoints.best_predictions(), dev_data, outputs)
         write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
         run = {
             "settings": settings,
@@ -215,6 +226,14 @@ def train(
     return run
 
 
+def write_dev_predictions(values: dict[str, np.ndarray], dev_data: dict[str, TaskData], outputs) -> None:
+    """The best epoch's dev predictions, computed by its end-of-epoch evaluation (the saved model's own
+    predictions: the same weights, batches and precision), to ``outputs[f"{task}_dev"]`` where given."""
+    for task, data in dev_data.items():
+        if f"{task}_dev" in outputs:
+            write_csv_atomic(prediction_frame(data, values[task]), outputs[f"{task}_dev"])
+
+
 def _train_epochs(loop: RunLoop, settings, train_data, dev_data, plan_args, steps) -> None:
     """The epochs not done yet: steps, mid-epoch checkpoints, progress lines, dev evaluation, best keeping."""
     model, state, device, precision = loop.model, loop.state, loop.device, loop.precision
@@ -235,7 +254,8 @@ def _train_epochs(loop: RunLoop, settings, train_data, dev_data, plan_args, step
             if loop.due(step, len(plan)):
                 loop.save(step, losses, before + time.perf_counter() - t0)
         train_loss = float(torch.stack(losses).mean()) if losses else float("nan")
-        scores = evaluate(model, dev_data, settings, device, precision)
+        values: dict[str, np.ndarray] = {}
+        scores = evaluate(model, dev_data, settings, device, precision, values)
         row = {"epoch": epoch, "train_loss": train_loss, **scores}
         if settings.get("train_score"):  # the task metric on the training set (the second study's tables)
             train_scores = evaluate(model, train_data, settings, device, precision)
@@ -247,7 +267,7 @@ def _train_epochs(loop: RunLoop, settings, train_data, dev_data, plan_args, step
         loop.log(f"epoch {epoch}/{settings['epochs']}: loss {train_loss:.4f} " + json.dumps(scores))
         if scores["overall"] is not None and scores["overall"] > state.best_overall:
             state.best_overall, state.best_epoch = scores["overall"], epoch
-            loop.checkpoints.save_best(model)
+            loop.checkpoints.save_best(model, values)
         loop.save()
 
 

@@ -1,8 +1,8 @@
-# Predictions on dev and test, one CSV per task and split, and metrics wherever labels exist.
-# Snakemake outputs cannot depend on a wildcard's value, so one predict rule is declared per set of tasks
-# (e.g. sst+para+sts, or sst alone), each constrained to the experiments with that task set. One job per
-# split: a split is predicted only where a target reads it (Table 1, its ensembles' members and the test
-# claims read test; every other table, figure and claim reads dev).
+# Test predictions, one CSV per task, and metrics wherever labels exist (an experiment's dev predictions are
+# written by its fine-tuning job, rules/finetune.smk). Snakemake outputs cannot depend on a wildcard's value,
+# so one predict rule is declared per set of tasks (e.g. sst+para+sts, or sst alone), each constrained to the
+# experiments with that task set. Test is predicted only where a target reads it (Table 1, its ensembles'
+# members and the test claims; every other table, figure and claim reads dev).
 
 for _tasks, _members in task_sets(EXPERIMENTS).items():
 
@@ -21,7 +21,7 @@ for _tasks, _members in task_sets(EXPERIMENTS).items():
             f"{LOGS}/predict/{{experiment}}-{{split}}.log",
         wildcard_constraints:
             experiment=seeded_regex(_members),
-            split="dev|test",
+            split="test",
         group:
             "model"  # submitted together with the fine-tuning job it depends on
         conda:
