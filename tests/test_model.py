@@ -426,7 +426,7 @@ def test_train_writes_outputs(runs) -> None:
     assert info["best_epoch"] == int(history.loc[history["overall"].idxmax(), "epoch"])
     assert info["resumed_after_epoch"] is None
     assert 0 < info["trainable_parameters"] == info["total_parameters"]  # full fine-tuning
-    assert not any(p.exists() for p in (a["checkpoints"] / "last.pt", a["checkpoints"] / "best.safetensors"))
+    assert not any((a["checkpoints"] / f).exists() for f in ("last.pt", "best.safetensors", "best-dev.pt"))
     assert not any("resuming" in line for line in a["logs"])
     assert sum(line.startswith("epoch ") for line in a["logs"]) == 2
 

@@ -181,8 +181,9 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
         finetune_in(
             settings, task_data, encoder_dir, folder, "checkpoint: epoch 2 step 10", checkpoint_every_steps=5
         )
-    # kept: the latest state and the best weights (epoch 1), nothing else
+    # kept: the latest state, the best weights (epoch 1) and their dev predictions, nothing else
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == [
+        "best-dev.pt",
         "best.safetensors",
         "last.pt",
         "lock",
