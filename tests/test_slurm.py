@@ -262,7 +262,7 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
     for before, after in zip(gpu_jobs.itertuples(), gpu_jobs.iloc[1:].itertuples(), strict=False):
         assert after.start >= before.end, f"GPU jobs {before.id} and {after.id} overlap"
     # The profile's log folder holds SLURM's output of each job.
-    assert list((workdir / "logs/slurm").glob("group_model_finetune_predict_*/**/*.log"))
+    assert list((workdir / "logs/slurm").glob("group_model_finetune_*/**/*.log"))
     busy = (jobs["end"] - jobs["start"]).dt.total_seconds()
     print(
         f"\nSLURM smoke run: {wall:.0f} s wall, {len(jobs)} SLURM jobs running {busy.sum():.0f} s in all, "
