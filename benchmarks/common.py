@@ -115,7 +115,7 @@ class Workspace:
 
     def csv(self, task: str, split: str) -> Path:
         """The normalised file of (task, split), as the ``data`` rule writes it (made once)."""
-        from pipeline.sources import materialise
+        from pipeline.data.sources import materialise
 
         path = self.work / "data" / f"{task}-{split}.csv"
         if not path.exists():
@@ -124,18 +124,18 @@ class Workspace:
         return path
 
     def frame(self, task: str, split: str):
-        from pipeline.readers import read_normalised
+        from pipeline.data.readers import read_normalised
 
         return read_normalised(self.csv(task, split), task)
 
     def tokenizer(self):
-        from pipeline.encoders import load_tokenizer
+        from pipeline.model.encoders import load_tokenizer
 
         return load_tokenizer(self.encoder, **self.load_kwargs)
 
     def cache(self, task: str, split: str) -> Path:
         """The token cache of (task, split), as the ``tokens`` rule writes it (made once)."""
-        from pipeline.tokens import build_cache, save_cache
+        from pipeline.data.tokens import build_cache, save_cache
 
         path = self.work / "tokens" / f"{task}-{split}.pt"
         if not path.exists():
@@ -143,8 +143,9 @@ class Workspace:
         return path
 
     def task_data(self, task: str, split: str, subset: bool = True):
-        """:class:`pipeline.batching.TaskData` of (task, split), the training subset of the scale applied."""
-        from pipeline.batching import TaskData
+        """:class:`pipeline.data.batching.TaskData` of (task, split), the training subset of the scale
+        applied."""
+        from pipeline.data.batching import TaskData
 
         data = TaskData.from_cache(self.cache(task, split))
         if subset and split == "train":
@@ -159,12 +160,12 @@ def workspace(args: argparse.Namespace) -> Workspace:
     work.mkdir(parents=True, exist_ok=True)
     config = load_config()
     if not args.tiny:
-        from pipeline.encoders import encoder_location
+        from pipeline.model.encoders import encoder_location
 
         name = config["scales"]["quick"]["encoder"]
         return Workspace(args, work, "quick", config, encoder_location(config["encoders"][name], name))
-    from pipeline.encoders import build_random_encoder
-    from pipeline.generate import generate_task
+    from pipeline.data.generate import generate_task
+    from pipeline.model.encoders import build_random_encoder
 
     encoder = work / "encoder"
     if not encoder.exists():

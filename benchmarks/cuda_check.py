@@ -2,7 +2,8 @@
 
 Builds smoke-scale data and a BERT encoder with random weights (``--encoder tiny`` or ``--encoder base``, the
 latter with bert-base-uncased's shape), trains one short epoch of a three-task experiment per tuning method
-with pipeline.train.train (bf16 autocast, fused AdamW, pinned copies), and prints time, examples per second
+with pipeline.training.finetune.train (bf16 autocast, fused AdamW, pinned copies), and prints time,
+examples per second
 and peak GPU memory per method. Needs no hub access.
 
     PYTHONPATH=src python benchmarks/cuda_check.py --encoder base --out /tmp/cuda_check
@@ -19,14 +20,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from pipeline.batching import TaskData
 from pipeline.config import resolve_experiment
-from pipeline.device import choose_precision
-from pipeline.encoders import build_random_encoder
-from pipeline.generate import generate_task
-from pipeline.predict import predict_task
-from pipeline.tokens import build_cache, save_cache
-from pipeline.train import load_trained, train
+from pipeline.data.batching import TaskData
+from pipeline.data.generate import generate_task
+from pipeline.data.tokens import build_cache, save_cache
+from pipeline.evaluation.predict import predict_task
+from pipeline.model.device import choose_precision
+from pipeline.model.encoders import build_random_encoder
+from pipeline.training.finetune import load_trained, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {

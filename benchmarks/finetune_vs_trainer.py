@@ -2,7 +2,8 @@
 
 The same model (our multitask model on the quick encoder, an SST head, mean pooling), the same SST training
 subset, batch size, maximum length, learning rate and number of steps. Ours: batches cut from the token
-cache, grouped by length (``bucket_batches``), fused AdamW (``pipeline.train``). The Trainer: the data
+cache, grouped by length (``bucket_batches``), fused AdamW (``pipeline.training.finetune``). The Trainer:
+the data
 tokenized beforehand with ``datasets.map`` (truncated to the same maximum length), its default collator
 (dynamic padding), its default optimizer and settings, sampling ``random`` (its default) or
 ``group_by_length`` (``--trainer-sampling``). Each round times one whole epoch of the training subset in
@@ -28,11 +29,11 @@ def main() -> None:
     common.set_threads(args.threads, args.clock)
     ws = common.workspace(args)
 
-    from pipeline.predict import to_device
-    from pipeline.train import build_model, make_optimizer, pick_device, train_step, training_plan
+    from pipeline.evaluation.predict import to_device
+    from pipeline.training.finetune import build_model, make_optimizer, pick_device, train_step, training_plan
 
     device = pick_device()
-    from pipeline.device import choose_precision
+    from pipeline.model.device import choose_precision
 
     precision = choose_precision("auto", device)  # bf16 on a GPU that has it, as the training jobs
     settings = ws.settings(tasks=[args.task], pooling="mean")

@@ -1,7 +1,8 @@
 """Model FLOP utilisation of our fine-tuning step: its FLOPs per second over this machine's measured dense
 matrix-multiply rate, both measured in the same run.
 
-The step is ``pipeline.train.train_step`` (our model with an SST head, fused AdamW, bf16 autocast and SDPA
+The step is ``pipeline.training.finetune.train_step`` (our model with an SST head, fused AdamW, bf16
+autocast and SDPA
 attention on CUDA) on batches cut from a token cache whose sentences all fill ``--length`` tokens, so every
 step has the same shape. FLOPs of one step (forward and backward) are counted by
 ``torch.utils.flop_counter.FlopCounterMode``; the peak is the best rate of square ``torch.mm`` in the step's
@@ -57,11 +58,11 @@ def main() -> None:
 
     from torch.utils.flop_counter import FlopCounterMode
 
-    from pipeline.batching import Ragged, TaskData
-    from pipeline.device import autocast, choose_precision
-    from pipeline.predict import to_device
+    from pipeline.data.batching import Ragged, TaskData
+    from pipeline.evaluation.predict import to_device
+    from pipeline.model.device import autocast, choose_precision
     from pipeline.tasks import get_task
-    from pipeline.train import build_model, make_optimizer, pick_device, train_step
+    from pipeline.training.finetune import build_model, make_optimizer, pick_device, train_step
 
     device = pick_device()
     precision = choose_precision("auto", device)

@@ -3,7 +3,8 @@
 The same encoder (the quick one: ours with mean pooling, as its sentence-transformers modules pool), the
 same positive pairs (``pretrains.mnrladddata3`` at quick scale: Quora duplicates and STS pairs >= 4, the
 scale's seeded pair subset), batch size, maximum length, learning rate, scale and number of steps. Ours:
-``pipeline.pretrain.mnrl_step`` on batches cut from the token cache. The reference: the way its docs train
+``pipeline.training.pretrain.mnrl_step`` on batches cut from the token cache. The reference: the way its
+docs train
 (``SentenceTransformerTrainer`` on a ``datasets.Dataset`` of raw text pairs, ``MultipleNegativesRankingLoss``,
 its default batch sampler and training arguments), tokenizing in its collator. Steps after ``--warmup`` are
 timed in both arms.
@@ -25,11 +26,11 @@ def main() -> None:
     ws = common.workspace(args)
 
     from pipeline.config import resolve_pretrain
-    from pipeline.pretrain import mnrl_embedder, mnrl_step, positive_pairs
-    from pipeline.train import pick_device
+    from pipeline.training.finetune import pick_device
+    from pipeline.training.pretrain import mnrl_embedder, mnrl_step, positive_pairs
 
     device = pick_device()
-    from pipeline.device import choose_precision
+    from pipeline.model.device import choose_precision
 
     precision = choose_precision("auto", device)
     cfg = dict(ws.config, scale=ws.scale)

@@ -1,7 +1,8 @@
 """Prediction throughput on sentence pairs (STS, paraphrase dev): ours vs SentenceTransformer.encode.
 
 The same encoder (mean pooling), the same pairs, batch size (the scale's ``eval_batch_size``) and maximum
-length. Ours: a prediction job's work, reading the token cache file and ``pipeline.predict.predict_task``
+length. Ours: a prediction job's work, reading the token cache file and
+``pipeline.evaluation.predict.predict_task``
 (length-sorted batches) with a Siamese model (cosine STS head, summed-embedding paraphrase head). The
 reference: ``SentenceTransformer.encode`` of each side's sentences (it tokenizes, and sorts by length),
 then the cosine of each pair. Examples are pairs; each round predicts every pair of both dev sets once.
@@ -21,12 +22,12 @@ def main() -> None:
     common.set_threads(args.threads, args.clock)
     ws = common.workspace(args)
 
-    from pipeline.batching import TaskData
-    from pipeline.predict import predict_task
-    from pipeline.train import build_model, pick_device
+    from pipeline.data.batching import TaskData
+    from pipeline.evaluation.predict import predict_task
+    from pipeline.training.finetune import build_model, pick_device
 
     device = pick_device()
-    from pipeline.device import choose_precision
+    from pipeline.model.device import choose_precision
 
     precision = choose_precision("auto", device)
     tasks = ("sts", "para")

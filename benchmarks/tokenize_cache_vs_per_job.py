@@ -45,10 +45,10 @@ def main() -> None:
     common.set_threads(args.threads, args.clock)
     ws = common.workspace(args)
 
-    from pipeline.batching import TaskData
-    from pipeline.readers import read_normalised
+    from pipeline.data.batching import TaskData
+    from pipeline.data.readers import read_normalised
+    from pipeline.data.tokens import build_cache, save_cache
     from pipeline.tasks import get_task
-    from pipeline.tokens import build_cache, save_cache
 
     jobs = planned_jobs(ws, args.table)
     files = sorted({f for _, fs in jobs for f in fs})

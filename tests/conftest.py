@@ -66,7 +66,7 @@ def make_settings(config):
 @pytest.fixture(scope="session")
 def frames() -> dict:
     """Generated frames: ``frames[split][task]`` (small train and dev splits)."""
-    from pipeline.generate import generate_task
+    from pipeline.data.generate import generate_task
 
     return {
         split: {task: generate_task(task, split, n, seed=0) for task in TASK_NAMES}
@@ -77,8 +77,8 @@ def frames() -> dict:
 @pytest.fixture(scope="session")
 def encoder_dir(tmp_path_factory) -> str:
     """A tiny random BERT with a WordPiece vocabulary trained on generated training text."""
-    from pipeline.encoders import build_random_encoder
-    from pipeline.generate import generate_task
+    from pipeline.data.generate import generate_task
+    from pipeline.model.encoders import build_random_encoder
 
     texts: list[str] = []
     for task in TASK_NAMES:
@@ -93,7 +93,7 @@ def encoder_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def tokenizer(encoder_dir):
-    from pipeline.encoders import load_tokenizer
+    from pipeline.model.encoders import load_tokenizer
 
     return load_tokenizer(encoder_dir, **LOAD_KWARGS)
 
@@ -101,7 +101,7 @@ def tokenizer(encoder_dir):
 @pytest.fixture(scope="session")
 def cache_files(tmp_path_factory, frames, tokenizer) -> dict:
     """Token cache files ``cache_files[split][task]`` of the generated frames."""
-    from pipeline.tokens import build_cache, save_cache
+    from pipeline.data.tokens import build_cache, save_cache
 
     folder = tmp_path_factory.mktemp("tokens")
     out: dict = {}
@@ -116,8 +116,8 @@ def cache_files(tmp_path_factory, frames, tokenizer) -> dict:
 
 @pytest.fixture(scope="session")
 def task_data(cache_files) -> dict:
-    """``task_data[split][task]``: :class:`pipeline.batching.TaskData` read back from the cache files."""
-    from pipeline.batching import TaskData
+    """``task_data[split][task]``: :class:`pipeline.data.batching.TaskData` read back from the cache files."""
+    from pipeline.data.batching import TaskData
 
     return {
         split: {task: TaskData.from_cache(path) for task, path in by_task.items()}

@@ -31,7 +31,7 @@ def logger(stop_at: str | None = None):
 def finetune_in(settings, task_data, encoder_dir, folder: Path, stop_at: str | None = None, **control):
     """Fine-tune into ``folder`` (outputs ``{model,history,run}.out``, checkpoints in ``checkpoints/``);
     ``control``: train()'s checkpoint and resume keywords. Returns ``(info, log lines, outputs)``."""
-    from pipeline.train import train
+    from pipeline.training.finetune import train
 
     lines, log = logger(stop_at)
     outputs = {k: str(folder / f"{k}.out") for k in ("model", "history", "run")}

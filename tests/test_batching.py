@@ -1,4 +1,4 @@
-"""Tests of pipeline.tokens and pipeline.batching: the token cache and batches built without a tokenizer,
+"""Tests of pipeline.data.tokens and pipeline.data.batching: the token cache and batches built without a tokenizer,
 checked against the encoder's own tokenizer."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.batching import TaskData, truncate_pair
-from pipeline.tokens import build_cache, load_cache, save_cache, tokenize_texts, unragged
+from pipeline.data.batching import TaskData, truncate_pair
+from pipeline.data.tokens import build_cache, load_cache, save_cache, tokenize_texts, unragged
 
 
 def test_cache_round_trip(frames, tokenizer, tmp_path) -> None:
@@ -61,7 +61,7 @@ def test_unlabelled_split(tokenizer, tmp_path) -> None:
 
 
 def test_tokenize_texts_batches(tokenizer, monkeypatch) -> None:
-    import pipeline.tokens as tokens
+    import pipeline.data.tokens as tokens
 
     texts = [f"the movie {w}" for w in ("good", "bad", "okay", "was dull", "superb", "fair", "flat")]
     expected = tokenize_texts(tokenizer, texts)
@@ -213,7 +213,7 @@ def test_lengths_and_subset(task_data) -> None:
 
 def test_truncate_pair_lengths_match_the_loop() -> None:
     """The vectorised longest-first rule equals cutting one token at a time, on every small case."""
-    from pipeline.batching import truncate_pair_lengths
+    from pipeline.data.batching import truncate_pair_lengths
 
     def loop(n: int, m: int, budget: int) -> tuple[int, int]:
         first_longer = n > m
@@ -250,8 +250,8 @@ def test_batches_equal_per_example_construction(task_data) -> None:
 
 
 def test_bucket_by_length_keeps_tasks_and_examples(task_data) -> None:
-    from pipeline.batching import bucket_by_length
-    from pipeline.sampling import epoch_plan
+    from pipeline.data.batching import bucket_by_length
+    from pipeline.training.sampling import epoch_plan
 
     train = task_data["train"]
     sizes = {t: len(d) for t, d in train.items()}
@@ -277,7 +277,7 @@ def test_bucket_by_length_keeps_tasks_and_examples(task_data) -> None:
 
 
 def test_ragged_concat_and_take(task_data) -> None:
-    from pipeline.batching import Ragged
+    from pipeline.data.batching import Ragged
 
     data = task_data["dev"]["sts"]
     both = Ragged.concat(data.text1, data.text2)

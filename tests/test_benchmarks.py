@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
+
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = ("sentence_transformers", "datasets")  # the `bench` extra of pyproject.toml
 RUNS = {

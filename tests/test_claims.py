@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import claims as C
+from pipeline.reporting import claims as C
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["a", "b", "c", "d", "random"]

@@ -13,7 +13,9 @@ import pytest
 import yaml
 from test_workflow import copy_workflow, planned_jobs, snakemake
 
-from pipeline.claims import VERDICTS
+from pipeline.reporting.claims import VERDICTS
+
+pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
 KEPT = ("cs-cross-para", "cs-cross-overfit-para", "cs-cross-time-para")
 CROSS = "methods-para-cross-full"

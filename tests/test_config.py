@@ -11,12 +11,11 @@ import yaml
 
 from pipeline.config import (
     ConfigError,
-    check_config,
-    check_unknown_keys,
     model_tasks,
     resolve_experiment,
     resolve_pretrain,
 )
+from pipeline.workflow.validation import check_config, check_schema, check_unknown_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
@@ -153,7 +152,6 @@ def test_unknown_keys_anywhere_get_a_suggestion():
     ],
 )
 def test_schema_violations_are_one_line(edit, message):
-    from pipeline.config import check_schema
 
     with pytest.raises(ConfigError) as info:
         check_schema(broken(edit), SCHEMA)

@@ -1,4 +1,4 @@
-"""Tests of pipeline.ensemble and pipeline.baselines."""
+"""Tests of pipeline.evaluation.ensemble and pipeline.evaluation.baselines."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.baselines import random_predictions
-from pipeline.ensemble import ensemble_task, majority_vote, mean_vote
-from pipeline.metrics import accuracy
+from pipeline.evaluation.baselines import random_predictions
+from pipeline.evaluation.ensemble import ensemble_task, majority_vote, mean_vote
+from pipeline.evaluation.metrics import accuracy
 
 
 def _s(values: list[float], index: list[str] | None = None) -> pd.Series:

@@ -1,4 +1,4 @@
-"""Tests of pipeline.figures on small generated CSV files."""
+"""Tests of pipeline.reporting.figures on small generated CSV files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.figures import confusion_counts, plot_confusion, plot_learning_curves, plot_sts_scatter
+from pipeline.reporting.figures import (
+    confusion_counts,
+    plot_confusion,
+    plot_learning_curves,
+    plot_sts_scatter,
+)
 from pipeline.tasks import get_task
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,4 @@
-"""Tests of pipeline.generate: reproducible, valid and learnable generated data."""
+"""Tests of pipeline.data.generate: reproducible, valid and learnable generated data."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.generate import SENTIMENT_WORDS, TOPICS, generate_task
-from pipeline.readers import validate_frame
+from pipeline.data.generate import SENTIMENT_WORDS, TOPICS, generate_task
+from pipeline.data.readers import validate_frame
 from pipeline.tasks import get_task
 
 TASKS = ("sst", "para", "sts", "cfimdb")

@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (the server fixture, imported from test_sources, is a parameter of several tests)
-"""Tests of pipeline.labels: test labels rebuilt from public releases, trusted by train/dev agreement.
+"""Tests of pipeline.data.labels: test labels rebuilt from public releases, trusted by train/dev agreement.
 
 The real label sources of ../shared/data/cs224n/label-sources/ are served by a loopback HTTP server and the
 rebuilt test files are compared with the mirror's reconstructions; Quora's join is tested on generated
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from test_sources import MIRROR, Server, needs_mirror, server  # noqa: F401 (server is a fixture)
 
-from pipeline.labels import (
+from pipeline.data.labels import (
     SOURCE_FILES,
     LabelError,
     agreement_text,
@@ -31,8 +31,8 @@ from pipeline.labels import (
     rebuild_test_labels,
     write_test_split,
 )
-from pipeline.readers import read_normalised, read_official
-from pipeline.sources import DownloadError, git_blob_sha1
+from pipeline.data.readers import read_normalised, read_official
+from pipeline.data.sources import DownloadError, git_blob_sha1
 
 LABEL_SOURCES = MIRROR / "label-sources"
 PREFIX = {"sst": "ids-sst", "sts": "sts", "cfimdb": "ids-cfimdb"}

@@ -1,4 +1,4 @@
-"""Tests of pipeline.losses: MNRL against an explicit double loop, and the cosine STS score."""
+"""Tests of pipeline.model.losses: MNRL against an explicit double loop, and the cosine STS score."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from pipeline.losses import cosine_matrix, cosine_similarity_score, mnrl_loss
+from pipeline.model.losses import cosine_matrix, cosine_similarity_score, mnrl_loss
 
 
 def _mnrl_by_hand(a: torch.Tensor, b: torch.Tensor, scale: float) -> float:

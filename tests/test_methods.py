@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from pipeline.config import ConfigError, check_config, resolve_experiment
-from pipeline.methods_tables import (
+from pipeline.config import ConfigError, resolve_experiment
+from pipeline.evaluation.predict import predict_task
+from pipeline.model.tuning import count_parameters
+from pipeline.reporting.methods_tables import (
     build_methods_table,
     caption,
     cell,
@@ -20,9 +22,8 @@ from pipeline.methods_tables import (
     load_run,
     parse_duration,
 )
-from pipeline.predict import predict_task
-from pipeline.train import build_model, load_trained, train
-from pipeline.tuning import count_parameters
+from pipeline.training.finetune import build_model, load_trained, train
+from pipeline.workflow.validation import check_config
 
 CPU = torch.device("cpu")
 LOAD = {"local_files_only": True}
@@ -83,7 +84,7 @@ def test_peft_trains_only_its_adapters(methods_settings, encoder_dir, method, ta
     peft_trainable, peft_total = model.encoder.get_nb_trainable_parameters()
     assert (trainable, total) == (peft_trainable + heads, peft_total + heads)
     # by hand, from the base encoder's linear layers matched by suffix
-    from pipeline.encoders import load_encoder
+    from pipeline.model.encoders import load_encoder
 
     base = load_encoder(encoder_dir, **LOAD)
     suffixes = TARGETS[target_name]

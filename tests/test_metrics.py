@@ -1,4 +1,4 @@
-"""Tests of pipeline.metrics and pipeline.io."""
+"""Tests of pipeline.evaluation.metrics and pipeline.io."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.evaluation.metrics import accuracy, compute_metrics, overall_score, pearson, score_task
 from pipeline.io import write_json_atomic
-from pipeline.metrics import accuracy, compute_metrics, overall_score, pearson, score_task
 from pipeline.tasks import get_task
 
 

@@ -1,4 +1,4 @@
-"""Tests of pipeline.heads, pipeline.tuning and pipeline.train on a tiny random BERT and generated data."""
+"""Tests of pipeline.model.heads, pipeline.model.tuning and pipeline.training.finetune on a tiny random BERT and generated data."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import torch.nn.functional as F
 from safetensors.torch import save_model
 from torch import nn
 
-from pipeline.losses import cosine_similarity_score
-from pipeline.predict import predict_task, prediction_frame
-from pipeline.sampling import epoch_plan
-from pipeline.train import build_model, fingerprint, linear_schedule, load_trained, train
-from pipeline.tuning import count_parameters, target_modules
+from pipeline.evaluation.predict import predict_task, prediction_frame
+from pipeline.model.losses import cosine_similarity_score
+from pipeline.model.tuning import count_parameters, target_modules
+from pipeline.provenance import fingerprint
+from pipeline.training.finetune import build_model, linear_schedule, load_trained, train
+from pipeline.training.sampling import epoch_plan
 
 CPU = torch.device("cpu")
 LOAD = {"local_files_only": True}
@@ -78,7 +79,7 @@ def test_trainable_parameter_counts(build, encoder_dir, method: str) -> None:
         assert trainable == peft_trainable + heads
         assert total == peft_total + heads
         # by hand: r * (in + out) per adapted linear layer, plus DoRA's magnitude vector (out)
-        from pipeline.encoders import load_encoder
+        from pipeline.model.encoders import load_encoder
 
         rank = settings["lora"]["rank"]
         base = _base_linears(load_encoder(encoder_dir, **LOAD))
@@ -488,9 +489,9 @@ def test_siamese_prediction_embeds_each_side_apart(make_settings, encoder_dir, t
 
 def test_mnrl_step_embeds_as_one_padded_batch(make_settings, encoder_dir, task_data) -> None:
     """MNRL's length-sorted chunks give the embeddings of plain padded batches."""
-    from pipeline.batching import Ragged
-    from pipeline.predict import embed_sentences
-    from pipeline.pretrain import positive_pairs
+    from pipeline.data.batching import Ragged
+    from pipeline.evaluation.predict import embed_sentences
+    from pipeline.training.pretrain import positive_pairs
 
     pairs = positive_pairs({"para": task_data["train"]["para"], "sts": task_data["train"]["sts"]}, 4.0)
     model = build_model(make_settings(pooling="mean"), encoder_dir, **LOAD).eval()

@@ -14,11 +14,13 @@ import torch
 from fakehub import FakeHub
 from inprocess import CPU, LOAD, Stopped, finetune_in
 
-from pipeline import device as devices
-from pipeline.checkpoints import CheckpointLocked, Checkpoints, CodeChanged, RunState
-from pipeline.encoders import FetchError, fetch_hub_encoder, sha256_file
 from pipeline.jobs import history_path, start
-from pipeline.progress import Attempt, Progress
+from pipeline.model import device as devices
+from pipeline.model.encoders import FetchError, fetch_hub_encoder, sha256_file
+from pipeline.training.checkpoints import CheckpointLocked, Checkpoints, CodeChanged, RunState
+from pipeline.training.progress import Attempt, Progress
+
+pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
 REPO, REVISION = "org/tiny", "89abcdef0123456789abcdef0123456789abcdef"
 
@@ -116,7 +118,7 @@ def test_a_checkpoint_of_other_code_is_not_resumed_silently(tmp_path):
 def test_a_training_run_refuses_a_checkpoint_of_other_code(
     make_settings, task_data, encoder_dir, tmp_path, monkeypatch
 ):
-    import pipeline.train as training
+    import pipeline.training.finetune as training
 
     settings = make_settings(epochs=2, batch_size=16, max_length=32)
     outputs = {k: str(tmp_path / f"{k}.out") for k in ("model", "history", "run")}
@@ -136,7 +138,7 @@ def test_a_training_run_refuses_a_checkpoint_of_other_code(
 
 LOCK_PROBE = """
 import sys
-from pipeline.checkpoints import Checkpoints, CheckpointLocked
+from pipeline.training.checkpoints import Checkpoints, CheckpointLocked
 try:
     Checkpoints(sys.argv[1], "fp").acquire()
 except CheckpointLocked as error:
@@ -279,7 +281,7 @@ def test_jobs_close_the_hub(monkeypatch):
 def test_the_scaled_step_of_fp16_equals_the_plain_step():
     """The gradient-scaler path (fp16 on CUDA) exercised on the CPU: the same update as without scaling, and
     a step with overflowing gradients is skipped."""
-    from pipeline.device import backward_step
+    from pipeline.model.device import backward_step
 
     def step(scaler, poison=False):
         torch.manual_seed(0)

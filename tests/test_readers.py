@@ -1,4 +1,4 @@
-"""Tests of pipeline.readers: the real CS224N files and a corpus of broken ones."""
+"""Tests of pipeline.data.readers: the real CS224N files and a corpus of broken ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.readers import DataError, read_normalised, read_official, validate_frame, write_normalised
+from pipeline.data.readers import DataError, read_normalised, read_official, validate_frame, write_normalised
 
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cs224n"
 needs_mirror = pytest.mark.skipif(not MIRROR.is_dir(), reason=f"{MIRROR} absent")

@@ -15,6 +15,8 @@ import yaml
 from test_readers import BROKEN_OFFICIAL
 from test_workflow import SNAKEMAKE, copy_workflow
 
+from pipeline.data.readers import DataError
+from pipeline.data.sources import materialise, official_filename
 from pipeline.io import (
     folder_atomic,
     write_atomic,
@@ -22,8 +24,8 @@ from pipeline.io import (
     write_json_atomic,
     write_text_atomic,
 )
-from pipeline.readers import DataError
-from pipeline.sources import materialise, official_filename
+
+pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*(ROOT / "src" / "pipeline").glob("*.py"), *(ROOT / "workflow" / "scripts").glob("*.py")])

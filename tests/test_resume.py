@@ -20,6 +20,8 @@ import yaml
 from inprocess import CPU, LOAD, Stopped, finetune_in, logger
 from test_workflow import SNAKEMAKE, copy_workflow
 
+pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
+
 EXPERIMENT = "full-model-concatembed-60-1e-05"  # 3 epochs of 96 steps at smoke scale
 TARGETS = [f"results/smoke/predictions/{EXPERIMENT}/{t}-dev.csv" for t in ("sst", "para", "sts")]
 PRETRAIN = "mnrl1"  # made 5 epochs of 17 steps at smoke scale (0.1 s each)
@@ -147,8 +149,8 @@ def test_killed_mnrl_job_resumes_mid_epoch_and_matches_uninterrupted_run(referen
 
 def test_random_encoder_is_identical_across_builds(tmp_path):
     """Token ids (and so every result) must not depend on the run: the vocabulary is built deterministically."""
-    from pipeline.encoders import build_random_encoder
-    from pipeline.generate import generate_task
+    from pipeline.data.generate import generate_task
+    from pipeline.model.encoders import build_random_encoder
 
     texts = list(generate_task("sst", "train", 200, 0)["sentence"]) + list(
         generate_task("para", "train", 200, 0)["sentence1"]
@@ -204,7 +206,7 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
 
 def test_mnrl_resumes_mid_epoch_exactly(config, task_data, encoder_dir, tmp_path):
     from pipeline.config import resolve_pretrain
-    from pipeline.pretrain import pretrain
+    from pipeline.training.pretrain import pretrain
 
     settings = resolve_pretrain({**config, "scale": "smoke"}, "mnrladddata3")
     data = {t: task_data["train"][t] for t in settings["sources"]}

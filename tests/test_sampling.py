@@ -1,4 +1,4 @@
-"""Tests of pipeline.sampling: annealing schedule, task probabilities and per-epoch plans."""
+"""Tests of pipeline.training.sampling: annealing schedule, task probabilities and per-epoch plans."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import torch
 
-from pipeline.sampling import annealed_alpha, epoch_plan, task_probabilities
+from pipeline.training.sampling import annealed_alpha, epoch_plan, task_probabilities
 
 SIZES = {"sst": 50, "para": 200, "sts": 25}  # 5, 20 and 3 batches of 10
 BS = 10

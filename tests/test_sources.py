@@ -1,12 +1,10 @@
-"""Tests of pipeline.sources: mirror checks, a local HTTP server for downloads, and generated data."""
+"""Tests of pipeline.data.sources: mirror checks, a local HTTP server for downloads, and generated data."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
 import threading
-import types
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.readers import DataError, read_normalised
-from pipeline.sources import (
+from pipeline.data.readers import DataError, read_normalised
+from pipeline.data.sources import (
     OFFICIAL_BLOBS,
     DownloadError,
     git_blob_sha1,
@@ -136,7 +134,7 @@ def _fake_generate(monkeypatch: pytest.MonkeyPatch, frame: pd.DataFrame) -> list
         calls.append((task, split, n, seed))
         return frame
 
-    monkeypatch.setitem(sys.modules, "pipeline.generate", types.SimpleNamespace(generate_task=generate_task))
+    monkeypatch.setattr("pipeline.data.sources.generate_task", generate_task)
     return calls
 
 
@@ -260,10 +258,10 @@ def test_download_test_split_uses_student_file(server: Server, tmp_path: Path) -
 def test_download_retries_server_errors(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipeline.sources
+    import pipeline.data.sources
 
     sleeps: list[float] = []
-    monkeypatch.setattr(pipeline.sources.time, "sleep", sleeps.append)
+    monkeypatch.setattr(pipeline.data.sources.time, "sleep", sleeps.append)
     blobs = _serve(server, "ids-sst-dev.csv", SST_DEV, "fail2")
     materialise("sst", "dev", _source(server, tmp_path, backoff=0.5), tmp_path / "d.csv", blobs=blobs)
     assert server.hits["ids-sst-dev.csv"] == 3
@@ -335,7 +333,7 @@ HEAD_2024 = MIRROR.parent / "cs224n-2024" / "quora-dev-head.csv"
 
 
 def test_2024_blobs_and_base_url() -> None:
-    from pipeline.sources import BASE_URLS, OFFICIAL_BLOBS_2024, VERSION_BLOBS
+    from pipeline.data.sources import BASE_URLS, OFFICIAL_BLOBS_2024, VERSION_BLOBS
 
     assert (
         "amahankali10/CS224N-Spring2024-DFP-Student-Handout/3f64c60c8a0e40a9fe581235b08f4607ff187077"
@@ -361,7 +359,7 @@ def test_download_2024_quora_from_loopback(server: Server, tmp_path: Path) -> No
 
 
 def test_mirror_version_detection_and_mismatches(tmp_path: Path) -> None:
-    from pipeline.sources import mirror_data_version, mirror_mismatches
+    from pipeline.data.sources import mirror_data_version, mirror_mismatches
 
     v2024 = _mirror(tmp_path / "a", {"quora-dev.csv": b"id\tsentence1\tsentence2\tis_duplicate\n"})
     v2023 = _mirror(tmp_path / "b", {"quora-dev.csv": b"\tid\tsentence1\tsentence2\tis_duplicate\n"})
@@ -372,7 +370,7 @@ def test_mirror_version_detection_and_mismatches(tmp_path: Path) -> None:
 
 @needs_mirror
 def test_real_mirror_is_partial_2023() -> None:
-    from pipeline.sources import mirror_data_version, mirror_mismatches
+    from pipeline.data.sources import mirror_data_version, mirror_mismatches
 
     assert mirror_data_version(MIRROR) == "2023"
     assert set(mirror_mismatches(MIRROR, "2023")) == {"quora-train.csv", "quora-test-student.csv"}

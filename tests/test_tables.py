@@ -1,4 +1,4 @@
-"""Tests of pipeline.tables."""
+"""Tests of pipeline.reporting.tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.tables import build_table, table_markdown, write_table
+from pipeline.reporting.tables import build_table, table_markdown, write_table
 
 METRICS = {
     "multi": {

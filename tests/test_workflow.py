@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TABLE1 = "results/tables/table1.csv"
@@ -54,9 +56,9 @@ CLOSED_NETWORK = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": "1", "T
 
 def smoke_encoder(folder: Path, config: dict) -> str:
     """The tiny random BERT the build_encoder rule makes at smoke scale (same spec, same generated text)."""
-    from pipeline.encoders import build_random_encoder
-    from pipeline.generate import generate_task
-    from pipeline.readers import validate_frame
+    from pipeline.data.generate import generate_task
+    from pipeline.data.readers import validate_frame
+    from pipeline.model.encoders import build_random_encoder
     from pipeline.tasks import get_task
 
     data = config["scales"]["smoke"]["data"]
@@ -77,7 +79,7 @@ def smoke_run(tmp_path_factory) -> Path:
     closed."""
     from fakehub import FakeHub
 
-    from pipeline.encoders import sha256_file
+    from pipeline.model.encoders import sha256_file
 
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
     config = yaml.safe_load((workdir / "config.yaml").read_text())

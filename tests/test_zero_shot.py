@@ -1,4 +1,4 @@
-"""The zero-shot row (pipeline/zero_shot.py) against a hand computation on the tiny encoder."""
+"""The zero-shot row (pipeline/evaluation/zero_shot.py) against a hand computation on the tiny encoder."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import LOAD_KWARGS
 
-from pipeline import zero_shot
-from pipeline.batching import TaskData
-from pipeline.encoders import load_encoder
+from pipeline.data.batching import TaskData
+from pipeline.evaluation import zero_shot
+from pipeline.model.encoders import load_encoder
 
 MAX_LENGTH = 64  # the tiny encoder's positions: no generated sentence is truncated
 

@@ -21,8 +21,6 @@ import difflib
 import re
 from collections.abc import Mapping
 
-from pipeline.tasks import TASKS
-
 # the random baseline (predictions drawn with a fixed seed) and the encoder before fine-tuning (zero_shot.py)
 BUILTIN_MODELS = ("random", "zero-shot")
 RANDOM_BASELINE_SEED = 0
@@ -195,7 +193,7 @@ def ensemble_members(config: Mapping, ensemble: str) -> list[str]:
 
 def zero_shot_settings(config: Mapping) -> dict:
     """What the zero-shot row reads: the scale's encoder, pooling and truncation (those of its experiments)
-    and how cosines become predictions (:mod:`pipeline.zero_shot`)."""
+    and how cosines become predictions (:mod:`pipeline.evaluation.zero_shot`)."""
     scale = scale_settings(config)
     settings = deep_merge(config["defaults"], scale.get("overrides", {}))
     return {
@@ -214,137 +212,3 @@ def zero_shot_settings(config: Mapping) -> dict:
 
 def known_models(config: Mapping) -> list[str]:
     return [*config["experiments"], *config["ensembles"], *BUILTIN_MODELS]
-
-
-def check_config(config: Mapping) -> None:
-    """Cross-references the JSON schema cannot express: every name points at something declared."""
-    scale = scale_settings(config)
-    check_name("encoder", scale["encoder"], config["encoders"], f"scale {config['scale']!r}")
-    models = known_models(config)
-    for name in config["experiments"]:
-        settings = experiment_settings(config, name)
-        for task in settings["tasks"]:
-            check_name("task", task, TASKS, f"experiment {name!r}")
-        if settings.get("pretrain"):
-            check_name("pretrain", settings["pretrain"], config["pretrains"], f"experiment {name!r}")
-        if settings["sampling"] in ("sqrt", "annealed") and not settings.get("steps_per_epoch"):
-            raise ConfigError(
-                f"config: experiment {name!r} uses {settings['sampling']} sampling without steps_per_epoch"
-            )
-        siamese_only = settings["sts_head"] == "cosine" or settings["shared_layer"]
-        if siamese_only and settings["pair_mode"] == "cross":
-            raise ConfigError(
-                f"config: experiment {name!r}: cosine STS and the shared layer need two sentence embeddings "
-                "(pair_mode sum or concat), not pair_mode 'cross'"
-            )
-        if settings["shared_layer"] and settings["para_outputs"] != 1:
-            raise ConfigError(
-                f"config: experiment {name!r}: the shared layer adds one paraphrase logit; "
-                "it needs para_outputs 1"
-            )
-    for name, ens in config["ensembles"].items():
-        members = ens["members"]
-        if len(members) < 2:
-            raise ConfigError(
-                f"config: ensemble {name!r} has {len(members)} member; an ensemble needs at least 2"
-            )
-        for member in members:
-            check_name("experiment", member, config["experiments"], f"ensemble {name!r}")
-        tasks = {tuple(model_tasks(config, m)) for m in members}
-        if len(tasks) > 1:
-            raise ConfigError(
-                f"config: ensemble {name!r} mixes members with different tasks: {sorted(tasks)}"
-            )
-    for name, table in config["tables"].items():
-        for i, row in enumerate(table["rows"], start=1):
-            check_name("model", row["model"], models, f"table {name!r} row {i}")
-    check_methods_tables(config, models)
-    for name, figure in config["figures"].items():
-        for model in figure.get("models", {}).values():
-            check_name("model", model, models, f"figure {name!r}")
-        if "model" in figure:
-            check_name("model", figure["model"], models, f"figure {name!r}")
-
-
-def check_methods_tables(config: Mapping, models) -> None:
-    """Rows of the second study's tables name declared experiments (their runs carry time, memory and train
-    scores), tasks those experiments predict, and table names do not clash with the score tables."""
-    from pipeline.methods_tables import COLUMNS, RUN_COLUMNS
-
-    experiments = config["experiments"]
-    for name, table in (config.get("methods_tables") or {}).items():
-        where = f"methods table {name!r}"
-        if name in config["tables"]:
-            raise ConfigError(f"config: {where} has the name of a table in 'tables'; table names must differ")
-        if table["kind"] == "confusion":
-            for key in ("model", "task"):
-                if key not in table:
-                    raise ConfigError(f"config: {where} (kind confusion) needs {key!r}")
-            check_name("model", table["model"], models, where)
-            if table["task"] not in model_tasks(config, table["model"]):
-                raise ConfigError(
-                    f"config: {where}: model {table['model']!r} does not predict {table['task']!r}"
-                )
-            continue
-        if not table.get("rows") or not table.get("columns"):
-            raise ConfigError(f"config: {where} (kind scores) needs 'columns' and 'rows'")
-        needs_run = any(c in RUN_COLUMNS for c in table["columns"])
-        for i, row in enumerate(table["rows"], start=1):
-            check_name("model", row["model"], experiments if needs_run else models, f"{where} row {i}")
-            if row["task"] not in model_tasks(config, row["model"]):
-                raise ConfigError(
-                    f"config: {where} row {i}: model {row['model']!r} does not predict {row['task']!r}"
-                )
-            unknown = set(row.get("paper") or {}) - set(COLUMNS)
-            if unknown:
-                raise ConfigError(f"config: {where} row {i}: unknown paper columns {sorted(unknown)}")
-
-
-def _allowed(schema: Mapping, node: Mapping) -> dict:
-    """The ``properties`` of a schema node, following a ``$ref`` or the first ``allOf`` entry."""
-    if "$ref" in node:
-        node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
-    if "allOf" in node:
-        return _allowed(schema, node["allOf"][0])
-    return node.get("properties", {})
-
-
-def check_unknown_keys(config: Mapping, schema: Mapping) -> None:
-    """Unknown keys at the top level and in every experiment-like section, with a did-you-mean.
-
-    The JSON schema rejects them too; this check runs first so the message names the key and suggests the
-    closest known one, in one line.
-    """
-    top = schema["properties"]
-    check_keys("config.yaml", config, top)
-    experiment_keys = _allowed(schema, {"$ref": "#/$defs/experiment"})
-    check_keys("defaults", config.get("defaults") or {}, experiment_keys)
-    for name, exp in (config.get("experiments") or {}).items():
-        check_keys(f"experiment {name!r}", exp or {}, experiment_keys)
-    for name, preset in (config.get("presets") or {}).items():
-        check_keys(f"preset {name!r}", preset or {}, experiment_keys)
-    for name, scale in (config.get("scales") or {}).items():
-        check_keys(f"scale {name!r}", scale or {}, _allowed(schema, top["scales"]["additionalProperties"]))
-        check_keys(f"scale {name!r} overrides", (scale or {}).get("overrides") or {}, experiment_keys)
-    sections = {
-        "pretrains": "pretrain",
-        "ensembles": "ensemble",
-        "tables": "table",
-        "methods_tables": "methods table",
-        "figures": "figure",
-    }
-    for section, kind in sections.items():
-        allowed = _allowed(schema, top[section]["additionalProperties"])
-        for name, item in (config.get(section) or {}).items():
-            check_keys(f"{kind} {name!r}", item or {}, allowed)
-
-
-def check_schema(config: Mapping, schema: Mapping) -> None:
-    """The JSON-schema violation that matters most, in one line naming the key path (e.g. defaults.lr)."""
-    import jsonschema
-
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path) or "config.yaml"
-        raise ConfigError(f"config: {where}: {error.message}")

@@ -104,7 +104,8 @@ def _wants_torch(snakemake) -> bool:
 
 
 def run_control(config) -> dict:
-    """The keyword arguments of :func:`pipeline.train.train` / :func:`pipeline.pretrain.pretrain` that
+    """The keyword arguments of :func:`pipeline.training.finetune.train` /
+    :func:`pipeline.training.pretrain.pretrain` that
     config.yaml sets for every run and that never change a result (so they are not rule params, whose
     change would rerun jobs): checkpoint intervals, progress lines, resuming across code versions."""
     return {

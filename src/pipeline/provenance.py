@@ -1,15 +1,19 @@
 """Which library code produced an artifact: a hash of the ``pipeline`` package's source files.
 
 Snakemake reruns a job when its settings (params), inputs or rule script change, but not when a module it
-imports changes: a fix in ``src/pipeline/train.py`` reruns nothing by itself (README, "What reruns what").
+imports changes: a fix in ``src/pipeline/training/finetune.py`` reruns nothing by itself (README, "What
+reruns what").
 So every run.json and metrics file records :func:`code_hash`; a checkpoint written by other code is not
-resumed silently (:mod:`pipeline.checkpoints`), and a table whose rows come from different code versions
+resumed silently (:mod:`pipeline.training.checkpoints`), and a table whose rows come from different code
+versions
 says so in its caption (:func:`code_versions_note`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import platform
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -36,3 +40,23 @@ def code_versions_note(hashes: Iterable[str | None]) -> str:
         f"Rows come from {len(known)} versions of the library code ({', '.join(known)}): rerun the older "
         "rows (README, 'What reruns what') before comparing them."
     )
+
+
+def fingerprint(settings: dict) -> str:
+    """A short stable hash of the resolved settings: a checkpoint only resumes the run it belongs to."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python and the libraries a training run's numbers depend on (run.json)."""
+    # imported here, not at the top: code_hash() is read by light jobs (metrics, tables) that never load torch
+    import peft
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+    }

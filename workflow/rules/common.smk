@@ -6,12 +6,10 @@ from pathlib import Path
 import yaml
 from snakemake.exceptions import WorkflowError
 
+from pipeline.workflow.validation import check_config, check_schema, check_unknown_keys
 from pipeline.config import (
     ConfigError,
     RANDOM_BASELINE_SEED,
-    check_config,
-    check_schema,
-    check_unknown_keys,
     ensemble_members,
     known_models,
     model_settings,
@@ -23,8 +21,8 @@ from pipeline.config import (
     split_seed,
     zero_shot_settings,
 )
-from pipeline.encoders import encoder_location
-from pipeline.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
+from pipeline.model.encoders import encoder_location
+from pipeline.reporting.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
 
 SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 try:
@@ -292,8 +290,8 @@ def methods_table_inputs(wc):
 # --- Data versions, partial mirrors and labelled test splits rebuilt from public releases -----------------
 from functools import lru_cache
 
-from pipeline.labels import SOURCE_FILES as LABEL_SOURCE_FILES
-from pipeline.sources import (
+from pipeline.data.labels import SOURCE_FILES as LABEL_SOURCE_FILES
+from pipeline.data.sources import (
     check_data_version,
     mirror_data_version,
     mirror_mismatches,
@@ -414,9 +412,9 @@ def test_label_records(table):
     ]
 
 
-# --- Claims: each finding of both papers, over seeds (pipeline/claims.py) ---------------------------------
-from pipeline.claims import COST_METRICS as CLAIM_COST_METRICS
-from pipeline.claims import ClaimError, catalogue_from_config, claim_models
+# --- Claims: each finding of both papers, over seeds (pipeline/reporting/claims.py) ---------------------------------
+from pipeline.reporting.claims import COST_METRICS as CLAIM_COST_METRICS
+from pipeline.reporting.claims import ClaimError, catalogue_from_config, claim_models
 
 try:
     CLAIMS = catalogue_from_config(config)

@@ -49,7 +49,7 @@ rule fetch_encoder:
         "../scripts/fetch_encoder.py"
 
 
-# Labelled test splits rebuilt from public releases (pipeline.labels), each trusted only after the same
+# Labelled test splits rebuilt from public releases (pipeline.data.labels), each trusted only after the same
 # matching reproduced every official train and dev label; on the submit host (downloads).
 ruleorder: test_labels > data
 

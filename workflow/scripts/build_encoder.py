@@ -1,8 +1,8 @@
 """Rule build_encoder: a randomly initialised BERT with a WordPiece vocabulary of the training text."""
 
-from pipeline.encoders import build_random_encoder
+from pipeline.data.readers import read_normalised
 from pipeline.jobs import start
-from pipeline.readers import read_normalised
+from pipeline.model.encoders import build_random_encoder
 from pipeline.tasks import get_task
 
 log = start(snakemake)  # noqa: F821

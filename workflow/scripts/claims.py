@@ -2,11 +2,11 @@
 
 import json
 
-from pipeline.claims import claims_figure, claims_frame, gather_scores, run_values, write_claims
 from pipeline.io import write_text_atomic
 from pipeline.jobs import start
-from pipeline.methods_tables import load_run
-from pipeline.tables import table_html
+from pipeline.reporting.claims import claims_figure, claims_frame, gather_scores, run_values, write_claims
+from pipeline.reporting.methods_tables import load_run
+from pipeline.reporting.tables import table_html
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -1,7 +1,7 @@
 """Rule data: one verified, normalised CSV per task and split."""
 
+from pipeline.data.sources import materialise
 from pipeline.jobs import start
-from pipeline.sources import materialise
 
 log = start(snakemake)  # noqa: F821
 wc = snakemake.wildcards  # noqa: F821

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from pipeline.ensemble import ensemble_task, select_members
+from pipeline.evaluation.ensemble import ensemble_task, select_members
 from pipeline.io import write_csv_atomic, write_json_atomic
 from pipeline.jobs import start
 

@@ -1,8 +1,8 @@
 """Rule figure: one figure of a paper from histories or predictions."""
 
-from pipeline.figures import plot_confusion, plot_learning_curves, plot_sts_scatter
 from pipeline.jobs import start
-from pipeline.tables import scale_of_paths
+from pipeline.reporting.figures import plot_confusion, plot_learning_curves, plot_sts_scatter
+from pipeline.reporting.tables import scale_of_paths
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -5,9 +5,9 @@ from pipeline.jobs import requires_cuda, run_control, start
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 
-from pipeline.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
-from pipeline.device import pick_device  # noqa: E402
-from pipeline.train import train  # noqa: E402
+from pipeline.data.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
+from pipeline.model.device import pick_device  # noqa: E402
+from pipeline.training.finetune import train  # noqa: E402
 
 device = pick_device(requires_cuda(sm.config), f"finetune {sm.wildcards.experiment}")
 settings = sm.params.settings

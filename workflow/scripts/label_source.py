@@ -1,7 +1,7 @@
 """Rule label_source: one declared public label-source file, verified (sha256 where known) and cached."""
 
+from pipeline.data.labels import fetch_label_source
 from pipeline.jobs import start
-from pipeline.labels import fetch_label_source
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

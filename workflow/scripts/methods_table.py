@@ -2,11 +2,11 @@
 
 import json
 
-from pipeline.figures import confusion_counts
 from pipeline.jobs import start
-from pipeline.methods_tables import build_methods_table, caption, confusion_table, load_run
 from pipeline.provenance import code_versions_note
-from pipeline.tables import code_hashes, scale_of, scale_of_paths, write_table
+from pipeline.reporting.figures import confusion_counts
+from pipeline.reporting.methods_tables import build_methods_table, caption, confusion_table, load_run
+from pipeline.reporting.tables import code_hashes, scale_of, scale_of_paths, write_table
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
+from pipeline.evaluation.metrics import compute_metrics
 from pipeline.io import package_versions, write_json_atomic
 from pipeline.jobs import start
-from pipeline.metrics import compute_metrics
 from pipeline.provenance import code_hash
 
 log = start(snakemake)  # noqa: F821

@@ -7,11 +7,11 @@ from pipeline.jobs import requires_cuda, start
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 
-from pipeline.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
-from pipeline.device import choose_precision, pick_device  # noqa: E402
+from pipeline.data.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
+from pipeline.evaluation.predict import predict_task, prediction_frame  # noqa: E402
 from pipeline.io import write_csv_atomic  # noqa: E402
-from pipeline.predict import predict_task, prediction_frame  # noqa: E402
-from pipeline.train import load_trained  # noqa: E402
+from pipeline.model.device import choose_precision, pick_device  # noqa: E402
+from pipeline.training.finetune import load_trained  # noqa: E402
 
 settings, enc = sm.params.settings, sm.params.encoder
 device = pick_device(requires_cuda(sm.config), f"predict {sm.wildcards.experiment} {sm.wildcards.split}")

@@ -1,9 +1,9 @@
 """Rule random_baseline: random labels (fixed seed) in the prediction format."""
 
-from pipeline.baselines import random_predictions
+from pipeline.data.readers import read_normalised
+from pipeline.evaluation.baselines import random_predictions
 from pipeline.io import write_csv_atomic
 from pipeline.jobs import start
-from pipeline.readers import read_normalised
 
 log = start(snakemake)  # noqa: F821
 task = snakemake.wildcards.task  # noqa: F821

@@ -3,10 +3,17 @@
 import json
 
 from pipeline.config import split_seed
+from pipeline.data.labels import agreement_text
 from pipeline.jobs import start
-from pipeline.labels import agreement_text
 from pipeline.provenance import code_versions_note
-from pipeline.tables import DEFAULT_COLUMNS, build_table, code_hashes, scale_of, table_caption, write_table
+from pipeline.reporting.tables import (
+    DEFAULT_COLUMNS,
+    build_table,
+    code_hashes,
+    scale_of,
+    table_caption,
+    write_table,
+)
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -1,7 +1,7 @@
 """Rule test_labels: a task's labelled test split rebuilt from public releases, after train/dev agreement."""
 
+from pipeline.data.labels import agreement_text, write_test_split
 from pipeline.jobs import start
-from pipeline.labels import agreement_text, write_test_split
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821

@@ -1,9 +1,9 @@
 """Rule tokens: tokenize one (task, split) once with the encoder's fast tokenizer."""
 
-from pipeline.encoders import load_tokenizer
+from pipeline.data.readers import read_normalised
+from pipeline.data.tokens import build_cache, save_cache
 from pipeline.jobs import start
-from pipeline.readers import read_normalised
-from pipeline.tokens import build_cache, save_cache
+from pipeline.model.encoders import load_tokenizer
 
 log = start(snakemake)  # noqa: F821
 enc = snakemake.params.encoder  # noqa: F821

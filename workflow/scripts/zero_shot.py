@@ -1,17 +1,17 @@
 """Rule zero_shot: the encoder before fine-tuning; paraphrase and STS predictions read from the cosine of
-the two sentence embeddings, the threshold and line fitted on train (pipeline/zero_shot.py)."""
+the two sentence embeddings, the threshold and line fitted on train (pipeline/evaluation/zero_shot.py)."""
 
 from pipeline.jobs import requires_cuda, start
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 
-from pipeline import zero_shot  # noqa: E402  (after start(): the hub is closed before any import)
-from pipeline.batching import TaskData  # noqa: E402
-from pipeline.device import autocast, choose_precision, pick_device  # noqa: E402
-from pipeline.encoders import load_encoder  # noqa: E402
+from pipeline.data.batching import TaskData  # noqa: E402
+from pipeline.evaluation import zero_shot  # noqa: E402  (after start(): the hub is closed before any import)
+from pipeline.evaluation.predict import prediction_frame  # noqa: E402
 from pipeline.io import write_csv_atomic, write_json_atomic  # noqa: E402
-from pipeline.predict import prediction_frame  # noqa: E402
+from pipeline.model.device import autocast, choose_precision, pick_device  # noqa: E402
+from pipeline.model.encoders import load_encoder  # noqa: E402
 
 settings, enc = sm.params.settings, sm.params.encoder
 device = pick_device(requires_cuda(sm.config), "zero_shot")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.batching import Ragged, TaskData
-from pipeline.device import autocast
-from pipeline.heads import MultitaskModel
+from pipeline.data.batching import Ragged, TaskData
+from pipeline.model.device import autocast
+from pipeline.model.heads import MultitaskModel
 
 
 def to_device(batch, device: torch.device):
@@ -31,7 +31,7 @@ def predict_task(
     """Predicted labels (classification) or scores (STS) for every example of ``data``, in file order.
 
     Batches are formed from examples of similar length, so little time goes to padding. ``precision``: the
-    concrete precision the model was trained in (:func:`pipeline.device.choose_precision`).
+    concrete precision the model was trained in (:func:`pipeline.model.device.choose_precision`).
     """
     was_training = model.training
     model.eval()

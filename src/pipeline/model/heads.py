@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.losses import cosine_similarity_score
+from pipeline.model.losses import cosine_similarity_score
 from pipeline.tasks import get_task
 
 POOLINGS = ("cls", "pooler", "mean")

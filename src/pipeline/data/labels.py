@@ -27,7 +27,9 @@ import csv
 import hashlib
 import io
 import math
+import tarfile
 import unicodedata
+import zipfile
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +38,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.readers import DataError, PathLike, read_official
+from pipeline.data.readers import DataError, PathLike, read_official, write_normalised
+from pipeline.data.sources import download_verified, official_path, source_version, subset
+from pipeline.io import write_atomic, write_json_atomic
 from pipeline.tasks import get_task
 
 #: The label-source files of each task, named as in ``../shared/data/cs224n/label-sources/`` (train, dev,
@@ -406,8 +410,6 @@ def _as_url(location: str) -> str:
 
 def _extract(archive: bytes, member: str, where: str) -> bytes:
     """``member`` of a zip or tar(.gz/.bz2/.xz) archive; a truncated or corrupt archive raises LabelError."""
-    import tarfile
-    import zipfile
 
     try:
         if archive[:4] == b"PK\x03\x04":
@@ -437,10 +439,8 @@ def fetch_label_source(
     ``sha256``: hex or null, optional ``member`` of an archive) into ``target``; returns ``target``.
 
     The download is verified by ``sha256`` when known, retried and written atomically (see
-    :func:`pipeline.sources.download_verified`); an archive is unpacked after verification.
+    :func:`pipeline.data.sources.download_verified`); an archive is unpacked after verification.
     """
-    from pipeline.io import write_atomic
-    from pipeline.sources import download_verified
 
     if name not in FORMATS:
         raise LabelError(f"{name}: row ?: unknown label source; known: {', '.join(FORMATS)}")
@@ -486,9 +486,6 @@ def write_test_split(
     """Rebuild the labelled test split of ``task_name`` for a download or mirror ``source`` and write the
     normalised ``dest`` and its provenance JSON ``record_path``; nothing is written unless every check
     passes. Returns the record."""
-    from pipeline.io import write_json_atomic
-    from pipeline.readers import write_normalised
-    from pipeline.sources import official_path, source_version, subset
 
     official = {split: official_path(task_name, split, source, blobs) for split in _SPLITS}
     test, record = rebuild_test_labels(task_name, official, label_sources)

@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.metrics import overall_score
-from pipeline.tables import table_caption
+from pipeline.evaluation.metrics import overall_score
+from pipeline.reporting.tables import table_caption
 from pipeline.tasks import get_task
 
 PathLike = str | Path

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from pipeline.data.tokens import load_cache
 from pipeline.tasks import Task, get_task
-from pipeline.tokens import load_cache
 
 
 class Ragged:

@@ -1,6 +1,6 @@
 """What a training or MNRL run carries through its epochs: the objects it trains, where and how often it
-checkpoints, what it reports, and the totals of its attempts (used by :mod:`pipeline.train` and
-:mod:`pipeline.pretrain` alike)."""
+checkpoints, what it reports, and the totals of its attempts (used by :mod:`pipeline.training.finetune` and
+:mod:`pipeline.training.pretrain` alike)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from pipeline.checkpoints import (
+from pipeline.model.device import device_record, peak_memory
+from pipeline.training.checkpoints import (
     Checkpoints,
     CheckpointTimer,
     RunState,
@@ -16,8 +17,7 @@ from pipeline.checkpoints import (
     resume_message,
     save_mid_epoch,
 )
-from pipeline.device import device_record, peak_memory
-from pipeline.progress import Attempt, Progress
+from pipeline.training.progress import Attempt, Progress
 
 
 @dataclass

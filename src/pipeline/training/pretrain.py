@@ -2,7 +2,8 @@
 
 Pairs of similar sentences: paraphrase training pairs labelled 1, plus (``adddata``) STS training pairs with
 similarity >= ``sts_min``. In each batch of K pairs, the other K - 1 positives serve as negatives
-(:func:`pipeline.losses.mnrl_loss`). The result is an encoder folder (weights + tokenizer) that fine-tuning
+(:func:`pipeline.model.losses.mnrl_loss`). The result is an encoder folder (weights + tokenizer) that
+fine-tuning
 loads instead of the base encoder. Checkpoints at every epoch end and every ``checkpoint_every_steps``
 optimiser steps (the batch order of an epoch depends only on (seed, epoch)) let a killed job resume where it
 was and end with the same weights as an uninterrupted run.
@@ -15,24 +16,23 @@ import time
 
 import torch
 
-from pipeline.batching import Ragged, TaskData
-from pipeline.checkpoints import Checkpoints, start_epoch
-from pipeline.device import (
+from pipeline.data.batching import Ragged, TaskData
+from pipeline.evaluation.predict import embed_sentences
+from pipeline.io import folder_atomic, write_json_atomic
+from pipeline.model.device import (
     autocast,
     backward_step,
     choose_precision,
     grad_scaler,
     hardware,
 )
-from pipeline.encoders import load_encoder, load_tokenizer
-from pipeline.heads import MultitaskModel
-from pipeline.io import folder_atomic, write_json_atomic
-from pipeline.losses import mnrl_loss
-from pipeline.predict import embed_sentences
-from pipeline.progress import Attempt
-from pipeline.provenance import code_hash
-from pipeline.runloop import RunLoop
-from pipeline.train import CHECKPOINT_EVERY_STEPS, fingerprint, versions
+from pipeline.model.encoders import load_encoder, load_tokenizer
+from pipeline.model.heads import MultitaskModel
+from pipeline.model.losses import mnrl_loss
+from pipeline.provenance import code_hash, fingerprint, versions
+from pipeline.training.checkpoints import CHECKPOINT_EVERY_STEPS, Checkpoints, start_epoch
+from pipeline.training.progress import Attempt
+from pipeline.training.runloop import RunLoop
 
 
 def positive_pairs(data: dict[str, TaskData], sts_min: float) -> TaskData:
@@ -116,7 +116,8 @@ def pretrain(
     resume_other_code: bool = False,
 ) -> dict:
     """MNRL-train the encoder; write the encoder folder ``out_dir`` (weights, tokenizer, run.json).
-    Checkpoints, lock, progress lines and attempt totals work as in :func:`pipeline.train.train`."""
+    Checkpoints, lock, progress lines and attempt totals work as in
+    :func:`pipeline.training.finetune.train`."""
     attempt = Attempt()
     precision = choose_precision(settings.get("precision", "auto"), device)
     if device.type == "cuda":

@@ -46,7 +46,8 @@ def lora_config(settings: dict):
 
 
 def apply_tuning(model: nn.Module, settings: dict) -> nn.Module:
-    """Set what trains in ``model`` (a :class:`pipeline.heads.MultitaskModel`) for ``settings['tuning']``."""
+    """Set what trains in ``model`` (a :class:`pipeline.model.heads.MultitaskModel`) for
+    ``settings['tuning']``."""
     method = settings["tuning"]
     if method not in METHODS:
         raise ValueError(f"unknown tuning method {method!r}; known: {', '.join(METHODS)}")

@@ -1,18 +1,19 @@
 """The fine-tuning loop: multitask batches, AdamW, per-epoch dev evaluation, best-model keeping, resume.
 
 After every epoch the dev metrics are appended to the history, the model with the best overall dev score is
-kept, and a checkpoint (:mod:`pipeline.checkpoints`) is written to the checkpoint folder, which is not a
+kept, and a checkpoint (:mod:`pipeline.training.checkpoints`) is written to the checkpoint folder, which is
+not a
 Snakemake output and so survives a killed job. Mid-epoch checkpoints follow every ``checkpoint_every_minutes``
 of training and/or every ``checkpoint_every_steps`` optimiser steps (the sampling plan of an epoch depends
 only on (seed, epoch), so the step count is the sampler's position). Rerunning the same experiment (same
 resolved settings, compared by fingerprint, and the same library code) continues from the step where that
 checkpoint was taken and ends with the same weights as an uninterrupted run. The run holds the folder's lock
-throughout; a progress line goes to the log every ``log_every_steps`` steps (:mod:`pipeline.progress`).
+throughout; a progress line goes to the log every ``log_every_steps`` steps
+(:mod:`pipeline.training.progress`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -22,9 +23,11 @@ import pandas as pd
 import torch
 from safetensors.torch import load_model, save_model
 
-from pipeline.batching import TaskData, bucket_by_length
-from pipeline.checkpoints import Checkpoints, start_epoch
-from pipeline.device import (
+from pipeline.data.batching import TaskData, bucket_by_length
+from pipeline.evaluation.metrics import accuracy, overall_score, pearson
+from pipeline.evaluation.predict import predict_task, prediction_frame, to_device
+from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
+from pipeline.model.device import (
     autocast,
     backward_step,
     choose_precision,
@@ -32,21 +35,14 @@ from pipeline.device import (
     hardware,
     pick_device,
 )
-from pipeline.encoders import load_encoder
-from pipeline.heads import MultitaskModel
-from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
-from pipeline.metrics import accuracy, overall_score, pearson
-from pipeline.predict import predict_task, prediction_frame, to_device
-from pipeline.progress import Attempt
-from pipeline.provenance import code_hash
-from pipeline.runloop import RunLoop
-from pipeline.sampling import epoch_plan
-from pipeline.tuning import apply_tuning, count_parameters
-
-
-def fingerprint(settings: dict) -> str:
-    """A short stable hash of the resolved settings: a checkpoint only resumes the run it belongs to."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+from pipeline.model.encoders import load_encoder
+from pipeline.model.heads import MultitaskModel
+from pipeline.model.tuning import apply_tuning, count_parameters
+from pipeline.provenance import code_hash, fingerprint, versions
+from pipeline.training.checkpoints import CHECKPOINT_EVERY_STEPS, Checkpoints, start_epoch
+from pipeline.training.progress import Attempt
+from pipeline.training.runloop import RunLoop
+from pipeline.training.sampling import epoch_plan
 
 
 def build_model(settings: dict, encoder_location: str, **load_kwargs) -> MultitaskModel:
@@ -86,7 +82,6 @@ def linear_schedule(total_steps: int):
 
 
 #: Default interval of step-counted mid-epoch checkpoints (config.yaml's ``checkpoint_every_steps``; 0: none).
-CHECKPOINT_EVERY_STEPS = 0
 
 
 def make_optimizer(model: torch.nn.Module, settings: dict) -> torch.optim.AdamW:
@@ -117,7 +112,7 @@ def train_step(
     """One update on one batch already on ``device``; returns the (detached) loss without syncing.
 
     With fp16 the loss is scaled before ``backward`` and the step skipped when gradients overflowed
-    (``scaler``: :func:`pipeline.device.grad_scaler`); bf16 and fp32 need no scaler."""
+    (``scaler``: :func:`pipeline.model.device.grad_scaler`); bf16 and fp32 need no scaler."""
     with autocast(device, precision):
         loss = model.loss(task, batch)
     backward_step(loss, optimizer, scaler)
@@ -276,17 +271,3 @@ def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwa
     model = build_model(settings, encoder_location, **load_kwargs)
     load_model(model, weights)
     return model
-
-
-def versions() -> dict[str, str]:
-    import platform
-
-    import peft
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-    }

@@ -63,7 +63,8 @@ def build_table(
     rows keep their single run (``seeds`` 1, ``<m>_sd`` empty). Without it the table is as before.
 
     ``rows``: ``{"label", "model", "paper": {metric: number}}`` (``paper`` may omit metrics);
-    ``metrics[model]``: a dict as written by :func:`pipeline.metrics.compute_metrics`. Output columns:
+    ``metrics[model]``: a dict as written by :func:`pipeline.evaluation.metrics.compute_metrics`. Output
+    columns:
     ``row, model, <m>, <m>_paper`` for each ``m`` in ``columns``, then ``scale``. A reproduced cell is the
     score rounded to 3 decimals, ``"unlabelled"`` if the model's split has no labels for that task, or
     ``"n/a"`` if the task is not among the model's tasks (``overall``: ``"unlabelled"`` when a component

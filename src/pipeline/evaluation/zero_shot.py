@@ -1,7 +1,8 @@
 """The encoder before fine-tuning, as a row of Tables 1 and 2: its zero-shot paraphrase and STS predictions.
 
 Each sentence is embedded alone by the encoder as it is loaded (no head, no training), with the pooling
-and truncation of the scale's experiments (:meth:`pipeline.heads.MultitaskModel.embed`), and each pair is
+and truncation of the scale's experiments (:meth:`pipeline.model.heads.MultitaskModel.embed`), and each
+pair is
 read through the cosine of its two embeddings:
 
 * STS: the least-squares line ``a * cosine + b`` fitted on the training split's 0-5 similarities (Pearson
@@ -20,9 +21,9 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from pipeline.batching import TaskData
-from pipeline.heads import MultitaskModel
-from pipeline.predict import embed_sentences
+from pipeline.data.batching import TaskData
+from pipeline.evaluation.predict import embed_sentences
+from pipeline.model.heads import MultitaskModel
 
 
 def embedder(encoder: torch.nn.Module, pooling: str) -> MultitaskModel:

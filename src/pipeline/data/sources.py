@@ -3,7 +3,7 @@
 ``source`` is a dict from the workflow config:
 
 * ``{"kind": "generated", "seed": 0, "sizes": {"train": 200, ...}}``: synthetic data from
-  :func:`pipeline.generate.generate_task`.
+  :func:`pipeline.data.generate.generate_task`.
 * ``{"kind": "mirror", "path": "/work/shared/data/cs224n"}``: a local folder of official files, each checked
   against the folder's ``SHA256SUMS``. The test split uses the labelled reconstruction
   (``ids-sst-test.csv`` ...) when the folder has it, else the unlabelled ``*-test-student.csv``.
@@ -11,7 +11,7 @@
   "retries": 4, "backoff": 1.0}``: the official files of the CS224N starter repository of that data version
   at a pinned commit, each verified by its git blob id (:data:`VERSION_BLOBS`). Test is the unlabelled
   ``*-test-student.csv`` (the workflow's ``test_labels`` stage writes the labelled test splits, see
-  :mod:`pipeline.labels`).
+  :mod:`pipeline.data.labels`).
 
 Data versions (``data_version``): ``"2024"`` is the Spring-2024 starter both papers used (Quora re-split into
 283,003 / 40,429 / 80,858 pairs, ids ``"number uuid"``); ``"2023"`` is the earlier starter (141,506 / 20,214 /
@@ -39,8 +39,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.io import write_atomic
-from pipeline.readers import (
+from pipeline.data.generate import generate_task
+from pipeline.data.readers import (
     DataError,
     PathLike,
     empty_frame,
@@ -48,6 +48,7 @@ from pipeline.readers import (
     validate_frame,
     write_normalised,
 )
+from pipeline.io import write_atomic
 from pipeline.tasks import SPLITS, get_task
 
 log = logging.getLogger(__name__)
@@ -349,8 +350,6 @@ def materialise(
         raise ValueError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
     kind = source.get("kind")
     if kind == "generated":
-        from pipeline.generate import generate_task
-
         raw = generate_task(task.name, split, n=int(source["sizes"][split]), seed=int(source["seed"]))
         frame = validate_frame(raw, task.name, where=f"generated {task.name}-{split}")
     elif task.name == "para" and split != "train" and source.get("quora_holdout") and kind in KINDS[1:]:

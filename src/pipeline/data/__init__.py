@@ -1,0 +1,2 @@
+"""Data: sources (download, mirror, generated), row-level readers, rebuilt test labels, token cache,
+batches."""

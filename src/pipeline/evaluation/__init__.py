@@ -1,0 +1,1 @@
+"""Evaluation: predictions, metrics, ensembles, and the random and zero-shot baselines."""

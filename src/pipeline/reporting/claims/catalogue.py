@@ -1,0 +1,267 @@
+"""The claims catalogue: reading and checking each finding of both papers (see the package docstring)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import known_models, model_tasks
+
+PathLike = str | Path
+
+
+VERDICTS = ("holds", "reversed", "within noise")
+CONFIDENCE = 0.95
+SCORE_MIN_EFFECT = 0.03
+COST_MIN_EFFECT = math.log(1.1)
+
+TASK_METRICS = {"sst": "sst_acc", "para": "para_acc", "sts": "sts_corr", "cfimdb": "cfimdb_acc"}
+COST_METRICS = ("time_s", "memory_gib", "epoch_seconds")
+_BASE = (*TASK_METRICS.values(), "overall")
+METRICS = (
+    *_BASE,
+    *(f"train_{m}" for m in _BASE),
+    *(f"gap_{m}" for m in _BASE),
+    *COST_METRICS,
+    "score",
+    "train_score",
+    "gap",
+)
+PER_TASK = {"score": "", "train_score": "train_", "gap": "gap_"}  # resolved to each model's own task metric
+KINDS = ("pairwise", "factor")
+COMBINE = {"mean": np.mean, "max": np.max, "min": np.min}
+STATUSES = ("declared", "not-declared")
+REQUIRED = ("id", "paper", "section", "statement", "metric", "split", "direction")
+OPTIONAL = (
+    "kind",
+    "better",
+    "worse",
+    "combine",
+    "paper_values",
+    "min_effect",
+    "accepts",
+    "note",
+    "status",
+    "needs",
+)
+
+
+class ClaimError(ValueError):
+    """A malformed claim in the catalogue; the message names the claim id and the key at fault."""
+
+
+# -- the catalogue --------------------------------------------------------------------------------------
+
+
+def _side(claim: Mapping, key: str, cid: str) -> list[str]:
+    value = claim.get(key)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ClaimError(f"claims: claim {cid!r}: {key!r} must be a model name or a non-empty list of them")
+
+
+def _paper_number(value: Any, metric: str, cid: str, key: str) -> float:
+    if metric in COST_METRICS and isinstance(value, str):
+        from pipeline.reporting.methods_tables import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError as err:
+            raise ClaimError(f"claims: claim {cid!r}: paper_values.{key}: {err}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ClaimError(f"claims: claim {cid!r}: paper_values.{key} must be a number, not {value!r}")
+    return float(value)
+
+
+def read_catalogue(
+    entries: Sequence[Mapping[str, Any]],
+    models: Sequence[str] | Mapping[str, Any],
+    model_tasks: Mapping[str, Sequence[str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Check and normalise the ``claims:`` list of config.yaml.
+
+    ``models``: the names a claim may compare (experiments, ensembles, builtin models); ``model_tasks``:
+    each model's tasks (needed for ``score``/``train_score``/``gap``, which take the model's single task).
+    Returns one dict per claim with every optional key filled in and ``metrics``: ``{model: metric}``
+    (the metric each model is scored on). Raises :class:`ClaimError` naming the claim id and the key.
+    """
+    if not isinstance(entries, Sequence) or isinstance(entries, str):
+        raise ClaimError("claims: must be a list of claims")
+    known = set(models)
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, Mapping):
+            raise ClaimError(f"claims: entry {i} is not a mapping")
+        cid = str(entry.get("id", f"#{i}"))
+        for key in REQUIRED:
+            if key not in entry:
+                raise ClaimError(f"claims: claim {cid!r} lacks required key {key!r}")
+        unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
+        if unknown:
+            raise ClaimError(f"claims: claim {cid!r}: unknown key {unknown[0]!r}")
+        if cid in seen:
+            raise ClaimError(f"claims: claim id {cid!r} is used twice")
+        seen.add(cid)
+        claim = dict(entry)
+        claim.setdefault("kind", "pairwise")
+        claim.setdefault("status", "declared")
+        claim.setdefault("note", "")
+        claim.setdefault("needs", "")
+        if claim["kind"] not in KINDS:
+            raise ClaimError(f"claims: claim {cid!r}: 'kind' must be one of {', '.join(KINDS)}")
+        if claim["status"] not in STATUSES:
+            raise ClaimError(f"claims: claim {cid!r}: 'status' must be one of {', '.join(STATUSES)}")
+        if claim["direction"] not in (-1, 0, 1) or isinstance(claim["direction"], bool):
+            raise ClaimError(f"claims: claim {cid!r}: 'direction' must be 1, -1 or 0")
+        if claim["split"] not in ("dev", "test"):
+            raise ClaimError(f"claims: claim {cid!r}: 'split' must be dev or test")
+        metric = claim["metric"]
+        if metric not in METRICS:
+            raise ClaimError(
+                f"claims: claim {cid!r}: unknown 'metric' {metric!r}; known: {', '.join(METRICS)}"
+            )
+        cost = metric in COST_METRICS
+        default_effect = COST_MIN_EFFECT if cost else SCORE_MIN_EFFECT
+        claim["min_effect"] = float(claim.get("min_effect", default_effect))
+        if not claim["min_effect"] > 0:
+            raise ClaimError(f"claims: claim {cid!r}: 'min_effect' must be > 0")
+        default_accepts = ["holds", "within noise"] if claim["direction"] == 0 else ["holds"]
+        claim["accepts"] = list(claim.get("accepts", default_accepts))
+        bad = [v for v in claim["accepts"] if v not in VERDICTS]
+        if bad:
+            raise ClaimError(f"claims: claim {cid!r}: 'accepts' has unknown verdict {bad[0]!r}")
+        combine = dict(claim.get("combine") or {})
+        for side, how in combine.items():
+            if side not in ("better", "worse") or how not in COMBINE:
+                raise ClaimError(
+                    f"claims: claim {cid!r}: 'combine' maps better/worse to one of {', '.join(COMBINE)}"
+                )
+        claim["combine"] = {"better": combine.get("better", "mean"), "worse": combine.get("worse", "mean")}
+        if claim["status"] == "not-declared":
+            if not claim["needs"]:
+                raise ClaimError(
+                    f"claims: claim {cid!r}: a not-declared claim needs 'needs' (what would check it)"
+                )
+            claim["better"], claim["worse"] = claim.get("better") or [], claim.get("worse") or []
+            claim["metrics"] = {}
+            claim["paper_values"] = dict(claim.get("paper_values") or {})
+            out.append(claim)
+            continue
+        claim["better"], claim["worse"] = _side(entry, "better", cid), _side(entry, "worse", cid)
+        if claim["kind"] == "factor" and (len(claim["better"]) < 2 or len(claim["worse"]) < 2):
+            raise ClaimError(f"claims: claim {cid!r}: a factor claim lists >= 2 levels on each side")
+        metrics: dict[str, str] = {}
+        for model in claim["better"] + claim["worse"]:
+            if model not in known:
+                raise ClaimError(f"claims: claim {cid!r} names unknown model {model!r}")
+            if metric in PER_TASK:
+                tasks = list((model_tasks or {}).get(model, []))
+                if len(tasks) != 1:
+                    raise ClaimError(
+                        f"claims: claim {cid!r}: metric {metric!r} needs single-task models; "
+                        f"{model!r} has tasks {tasks}"
+                    )
+                metrics[model] = PER_TASK[metric] + TASK_METRICS[tasks[0]]
+            else:
+                metrics[model] = metric
+        claim["metrics"] = metrics
+        claim["paper_values"] = _paper_values(claim, cid)
+        out.append(claim)
+    return out
+
+
+def catalogue_from_config(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The checked ``claims:`` list of a loaded config.yaml (empty when it has none): every name must be a
+    declared experiment, ensemble or builtin model (for the DAG build, e.g. from ``common.smk``)."""
+
+    models = known_models(config)
+    return read_catalogue(config.get("claims") or [], models, {m: model_tasks(config, m) for m in models})
+
+
+def claim_models(claims: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every model the declared claims compare, in first-use order (what the claims target needs)."""
+    return list(dict.fromkeys(m for c in claims for m in c["metrics"]))
+
+
+def _paper_values(claim: Mapping, cid: str) -> dict[str, Any]:
+    raw = claim.get("paper_values") or {}
+    if not isinstance(raw, Mapping):
+        raise ClaimError(f"claims: claim {cid!r}: 'paper_values' must be a mapping")
+    unknown = sorted(set(raw) - {"better", "worse", "difference"})
+    if unknown:
+        raise ClaimError(f"claims: claim {cid!r}: unknown key paper_values.{unknown[0]}")
+    values: dict[str, Any] = {}
+    for side in ("better", "worse"):
+        if side not in raw:
+            continue
+        given = raw[side]
+        if isinstance(given, Mapping):
+            extra = sorted(set(given) - set(claim[side]))
+            if extra:
+                raise ClaimError(
+                    f"claims: claim {cid!r}: paper_values.{side} names {extra[0]!r}, not on that side"
+                )
+            values[side] = {
+                m: _paper_number(v, claim["metric"], cid, f"{side}.{m}") for m, v in given.items()
+            }
+        else:
+            if len(claim[side]) != 1:
+                raise ClaimError(
+                    f"claims: claim {cid!r}: paper_values.{side} of a group must map each model to its value"
+                )
+            values[side] = {claim[side][0]: _paper_number(given, claim["metric"], cid, side)}
+    if "difference" in raw:
+        diff = raw["difference"]
+        pair = diff if isinstance(diff, list) else [diff, diff]
+        if len(pair) != 2:
+            raise ClaimError(f"claims: claim {cid!r}: paper_values.difference is a number or [low, high]")
+        values["difference"] = [_paper_number(v, "score", cid, "difference") for v in pair]
+    return values
+
+
+def paper_difference(claim: Mapping) -> tuple[float, float, float]:
+    """(value, low, high) of the paper's difference in the claim's units (nan when the paper gives none):
+    its stated difference, else its numbers combined like ours."""
+    values = claim["paper_values"]
+    if "difference" in values:
+        low, high = values["difference"]
+        return (low + high) / 2, low, high
+    sides = []
+    for side in ("better", "worse"):
+        given = values.get(side) or {}
+        if not given:
+            return math.nan, math.nan, math.nan
+        numbers = {m: _transform(claim, np.array([v])) for m, v in given.items()}
+        if claim["kind"] == "factor":
+            column = np.concatenate(list(numbers.values()))
+            sides.append(float(column.max() - column.min()))
+        else:
+            sides.append(float(COMBINE[claim["combine"][side]](np.concatenate(list(numbers.values())))))
+    d = sides[0] - sides[1]
+    return d, d, d
+
+
+def _paper_side(claim: Mapping, side: str) -> str:
+    given = claim["paper_values"].get(side) or {}
+    if not given:
+        return ""
+    if len(given) == 1 and len(claim[side]) == 1:
+        return f"{next(iter(given.values())):g}"
+    return "; ".join(f"{m}: {v:g}" for m, v in given.items())
+
+
+def _transform(claim: Mapping, values: np.ndarray) -> np.ndarray:
+    if claim["metric"] in COST_METRICS:
+        if (values <= 0).any():
+            raise ValueError(
+                f"claim {claim['id']!r}: costs must be positive to compare as logs, got {values}"
+            )
+        return np.log(values)
+    return values
