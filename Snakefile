@@ -1,5 +1,5 @@
 # Multitask-BERT reproduction workflow: see README.md and workflow/rules/ (one file per stage).
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 

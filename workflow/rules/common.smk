@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 from snakemake.exceptions import WorkflowError
 
-from pipeline.workflow.validation import check_config, check_schema, check_unknown_keys
+from pipeline.workflow.validation import prepare_config
 from pipeline.config import (
     ConfigError,
     RANDOM_BASELINE_SEED,
@@ -24,13 +24,8 @@ from pipeline.config import (
 from pipeline.model.encoders import encoder_location
 from pipeline.reporting.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
 
-SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 try:
-    schema = yaml.safe_load(SCHEMA.read_text())
-    check_unknown_keys(config, schema)
-    check_schema(config, schema)
-    validate(config, str(SCHEMA))
-    check_config(config)
+    prepare_config(config, workflow.basedir)
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 

@@ -4,8 +4,10 @@ cross-references the schema cannot express (every name points at something decla
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import jsonschema
+import yaml
 
 from pipeline.config import (
     ConfigError,
@@ -148,3 +150,14 @@ def check_schema(config: Mapping, schema: Mapping) -> None:
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "config.yaml"
         raise ConfigError(f"config: {where}: {error.message}")
+
+
+def prepare_config(config: dict, root: str | Path) -> dict:
+    """The one validation path of the workflow: ``config`` (Snakemake's, changed in place and returned)
+    checked against ``workflow/schemas/config.schema.yaml`` under ``root``: unknown keys with a
+    did-you-mean, the JSON schema, then the cross-references. Raises :class:`ConfigError` naming the key."""
+    schema = yaml.safe_load((Path(root) / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    check_unknown_keys(config, schema)
+    check_schema(config, schema)
+    check_config(config)
+    return config
