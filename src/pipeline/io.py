@@ -2,7 +2,9 @@
 
 Each writer puts the content into a temporary file in the destination folder and then renames it over
 the target with :func:`os.replace`, so a reader (or Snakemake after an interrupted job) never sees a
-half-written file. Parent folders are created as needed.
+half-written file. Parent folders are created as needed. ``mkstemp``/``mkdtemp`` create private files (0600)
+and folders (0700); each writer gives them the mode the user's umask gives a new file or folder before the
+rename, so that on a cluster the rest of a group can read the tables, predictions and models.
 """
 
 from __future__ import annotations
@@ -23,6 +25,27 @@ import pandas as pd
 PathLike = str | Path
 
 
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back: there is no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def shareable(path: PathLike) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have given it under the current umask (files
+    0666, folders 0777, less the umask), recursively for a folder."""
+    path = Path(path)
+    mask = umask()
+    if path.is_dir():
+        for folder, _dirs, files in os.walk(path):
+            os.chmod(folder, 0o777 & ~mask)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o666 & ~mask)
+    else:
+        os.chmod(path, 0o666 & ~mask)
+
+
 def write_atomic(path: PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it to ``path``."""
     path = Path(path)
@@ -31,6 +54,7 @@ def write_atomic(path: PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        shareable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -47,6 +71,7 @@ def folder_atomic(path: PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
+        shareable(tmp)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

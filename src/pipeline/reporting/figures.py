@@ -8,8 +8,6 @@ files of training runs, prediction files (``id`` + the task's ``pred_column``) a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from pipeline.io import write_atomic
 from pipeline.tasks import get_task
 
 PathLike = str | Path
@@ -42,16 +41,8 @@ TASK_TITLES: dict[str, str] = {
 
 def _save(fig: Figure, out: PathLike) -> None:
     """Write ``fig`` to ``out`` as PNG via a temporary file in the same folder and ``os.replace``."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight"))
     finally:
         fig.clf()
 
