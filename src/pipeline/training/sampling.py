@@ -69,10 +69,24 @@ def epoch_plan(
         raise ValueError(f"unknown sampling method {method!r}; known: {', '.join(METHODS)}")
     if not steps_per_epoch:
         raise ValueError(f"sampling {method!r} needs steps_per_epoch")
+    draws = task_draws(method, sizes, epoch, epochs, seed, steps_per_epoch, upweight)
+    return [(tasks[i], next(streams[tasks[i]])) for i in draws.tolist()]
+
+
+def task_draws(
+    method: str,
+    sizes: dict[str, int],
+    epoch: int,
+    epochs: int,
+    seed: int,
+    steps_per_epoch: int,
+    upweight: dict[str, float] | None = None,
+) -> torch.Tensor:
+    """The task (its index in ``sizes``) of every step of an epoch of ``sqrt`` or ``annealed`` sampling;
+    the cost plan counts them without drawing any batch."""
     alpha = 0.5 if method == "sqrt" else annealed_alpha(epoch, epochs)
     probs = task_probabilities(sizes, alpha, upweight)
-    weights = torch.tensor([probs[t] for t in tasks], dtype=torch.float64)
-    draws = torch.multinomial(
+    weights = torch.tensor([probs[t] for t in sizes], dtype=torch.float64)
+    return torch.multinomial(
         weights, steps_per_epoch, replacement=True, generator=_generator(seed, epoch, 99)
     )
-    return [(tasks[i], next(streams[tasks[i]])) for i in draws.tolist()]
