@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from inprocess import CPU, LOAD, Stopped, finetune_in, logger
+from inprocess import CPU, LOAD, Stopped, finetune_in, logger, run_control
 from test_workflow import SNAKEMAKE, copy_workflow
+
+from pipeline.config import resolve_pretrain
+from pipeline.settings import MnrlStage
+from pipeline.training.pretrain import pretrain
 
 pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
@@ -205,16 +209,14 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
 
 
 def test_mnrl_resumes_mid_epoch_exactly(config, task_data, encoder_dir, tmp_path):
-    from pipeline.config import resolve_pretrain
-    from pipeline.training.pretrain import pretrain
-
-    settings = resolve_pretrain({**config, "scale": "smoke"}, "mnrladddata3")
-    data = {t: task_data["train"][t] for t in settings["sources"]}
+    settings = MnrlStage.from_dict(resolve_pretrain({**config, "scale": "smoke"}, "mnrladddata3"))
+    data = {t: task_data["train"][t] for t in settings.sources}
 
     def run(name: str, every: int, stop_at: str | None = None):
         lines, log = logger(stop_at)
-        out = tmp_path / name / "encoder"
-        pretrain(settings, data, encoder_dir, str(out), str(tmp_path / name / "ckpt"), CPU, log, LOAD, every)
+        out, folder = tmp_path / name / "encoder", tmp_path / name / "ckpt"
+        control = run_control(checkpoint_every_steps=every)
+        pretrain(settings, data, encoder_dir, str(out), str(folder), CPU, log, LOAD, control=control)
         return lines, out
 
     _, ref = run("ref", 0)

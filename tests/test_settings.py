@@ -12,8 +12,12 @@ import dataclasses
 import json
 
 import pytest
+import torch
 
 from pipeline.config import resolve_experiment, resolve_pretrain, zero_shot_settings
+from pipeline.model.embedding import SentenceEmbedder
+from pipeline.model.encoders import load_encoder
+from pipeline.model.heads import MultitaskModel
 from pipeline.provenance import fingerprint
 from pipeline.settings import (
     Experiment,
@@ -24,6 +28,8 @@ from pipeline.settings import (
     SettingsError,
     ZeroShot,
 )
+
+LOAD = {"local_files_only": True}
 
 # fingerprint(settings) at commit 1a7c908, config.yaml at smoke scale
 FINGERPRINTS_1A7C908 = {
@@ -130,3 +136,20 @@ def test_heads_are_the_experiments_head_settings(smoke) -> None:
     assert isinstance(heads, Heads)
     assert heads.to_dict() == {k: v for k, v in settings.to_dict().items() if k in Heads.keys()}
     assert heads.pair_mode == "concat" and heads.shared_layer
+
+
+# -- the models built from them ------------------------------------------------------------------------------
+def test_sentence_embedder_and_multitask_model_keep_the_saved_key_names(make_settings, encoder_dir) -> None:
+    """MNRL's embedder is the encoder under ``encoder.``, as the multitask model without heads was (so MNRL
+    checkpoints resume); the multitask model adds ``heads.`` and ``shared.``, initialised in task order."""
+    encoder = load_encoder(encoder_dir, **LOAD)
+    names = [f"encoder.{k}" for k in encoder.state_dict()]
+    assert list(SentenceEmbedder(encoder, "pooler").state_dict()) == names
+    settings = make_settings(shared_layer=True, head_layers=1)
+    torch.manual_seed(0)
+    model = MultitaskModel(load_encoder(encoder_dir, **LOAD), settings.heads)
+    heads = [k for k in model.state_dict() if not k.startswith("encoder.")]
+    assert list(model.state_dict())[: len(names)] == names
+    assert [k.split(".")[1] for k in heads] == ["sst"] * 4 + ["para"] * 4 + ["sts"] * 4 + ["weight", "bias"]
+    with pytest.raises(ValueError, match="unknown pooling 'max'"):
+        SentenceEmbedder(encoder, "max")
