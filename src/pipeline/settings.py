@@ -15,6 +15,10 @@ script turns it into one of the objects below at its top, e.g.
 
 Lists become tuples and dicts read-only mappings, so nothing reachable from a settings object can change;
 :func:`dataclasses.replace` makes a changed copy.
+
+A new experiment setting is a key in the config's ``defaults`` (and its schema) and a field of
+:class:`Experiment`. It enters every experiment's dict, so every fingerprint changes: existing checkpoints
+start over and trained models rerun (``tests/test_settings.py`` records the fingerprints and says so).
 """
 
 from __future__ import annotations
