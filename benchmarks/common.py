@@ -98,14 +98,16 @@ class Workspace:
     encoder: str  # folder for from_pretrained
     load_kwargs: dict = field(default_factory=lambda: {"local_files_only": True})
 
-    def settings(self, **experiment) -> dict:
-        """Resolved settings of an experiment with the given keys, at the workspace's scale."""
+    def settings(self, **experiment):
+        """Resolved settings of an experiment with the given keys, at the workspace's scale
+        (a :class:`pipeline.settings.Experiment`)."""
         from pipeline.config import resolve_experiment
+        from pipeline.settings import Experiment
 
         cfg = copy.deepcopy(self.config)
         cfg["scale"] = self.scale
         cfg["experiments"] = {"benchmark": experiment}
-        return resolve_experiment(cfg, "benchmark")
+        return Experiment.from_dict(resolve_experiment(cfg, "benchmark"))
 
     def data_source(self) -> dict:
         data = self.config["scales"][self.scale]["data"]
@@ -227,7 +229,7 @@ class StepTimer:
         return self.end - self.start
 
 
-def hf_args(cls, args: argparse.Namespace, out: Path, settings: dict, batch_size: int, **extra):
+def hf_args(cls, args: argparse.Namespace, out: Path, settings, batch_size: int, **extra):
     """Training arguments of the references: their defaults, but the same batch size, steps, learning rate,
     constant schedule and precision as ours, and no logging, saving or evaluation."""
     cuda = torch.cuda.is_available()
@@ -235,8 +237,8 @@ def hf_args(cls, args: argparse.Namespace, out: Path, settings: dict, batch_size
         output_dir=str(out),
         per_device_train_batch_size=batch_size,
         max_steps=args.warmup + args.steps,
-        learning_rate=settings["lr"],
-        weight_decay=settings.get("weight_decay", 0.0),
+        learning_rate=settings.lr,
+        weight_decay=getattr(settings, "weight_decay", 0.0),  # an MNRL stage sets none
         lr_scheduler_type="constant",
         logging_strategy="no",
         save_strategy="no",
@@ -245,7 +247,7 @@ def hf_args(cls, args: argparse.Namespace, out: Path, settings: dict, batch_size
         disable_tqdm=True,
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
-        seed=settings["seed"],
+        seed=settings.seed,
         **extra,
     )
 

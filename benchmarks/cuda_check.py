@@ -27,9 +27,14 @@ from pipeline.data.tokens import build_cache, save_cache
 from pipeline.evaluation.predict import predict_task
 from pipeline.model.device import choose_precision
 from pipeline.model.encoders import build_random_encoder
+from pipeline.settings import Experiment, RunControl
 from pipeline.training.finetune import load_trained, train
 
 ROOT = Path(__file__).resolve().parents[1]
+# checkpoints at epoch ends only, no progress lines, no checkpoint of other code to resume
+QUIET = RunControl(
+    checkpoint_every_steps=0, checkpoint_every_minutes=0.0, log_every_steps=0, resume_other_code=False
+)
 SHAPES = {
     "tiny": {"vocab_size": 400, "hidden": 64, "layers": 2, "heads": 2, "intermediate": 128},
     "base": {"vocab_size": 30522, "hidden": 768, "layers": 12, "heads": 12, "intermediate": 3072},
@@ -73,8 +78,7 @@ def main() -> None:
             "lr": 2.0e-5,
             "lora": {"rank": 8, "alpha": 16, "targets": "all"},
         }
-        settings = resolve_experiment(cfg, "check")
-        settings["max_length"] = 128
+        settings = Experiment.from_dict({**resolve_experiment(cfg, "check"), "max_length": 128})
         torch.cuda.reset_peak_memory_stats()
         run = train(
             settings,
@@ -85,6 +89,7 @@ def main() -> None:
             str(out / "checkpoints" / method),
             device=device,
             load_kwargs={"local_files_only": True},
+            control=QUIET,
         )
 
         model = load_trained(settings, str(encoder), str(out / method / "model"), local_files_only=True).to(

@@ -37,7 +37,7 @@ def main() -> None:
 
     precision = choose_precision("auto", device)  # bf16 on a GPU that has it, as the training jobs
     settings = ws.settings(tasks=[args.task], pooling="mean")
-    batch_size, max_length = settings["batch_size"], settings["max_length"]
+    batch_size, max_length = settings.batch_size, settings.max_length
     data = ws.task_data(args.task, "train")
     epoch = len(data) // batch_size  # full batches only: the same examples per step in both arms
     args.steps = min(args.steps or epoch, epoch - args.warmup)
@@ -52,7 +52,7 @@ def main() -> None:
             sizes={args.task: len(data)},
             batch_size=batch_size,
             epochs=1,
-            seed=settings["seed"],
+            seed=settings.seed,
         )
         plan = training_plan({args.task: data}, settings, 1, plan_args)[:total]
         examples, start = 0, None

@@ -15,6 +15,8 @@ is the measured matmul rate: the last line prints MFU as ours/reference.
 
 from __future__ import annotations
 
+import dataclasses
+
 import common
 import torch
 
@@ -74,9 +76,9 @@ def main() -> None:
         encoder = str(ws.work / "bert-base-random")
         BertModel(BertConfig(**BERT_BASE)).save_pretrained(encoder)
     settings = ws.settings(tasks=["sst"])
-    batch_size = args.batch or settings["batch_size"]
-    length = args.length or settings["max_length"]
-    settings.update(batch_size=batch_size, max_length=length)
+    batch_size = args.batch or settings.batch_size
+    length = args.length or settings.max_length
+    settings = dataclasses.replace(settings, batch_size=batch_size, max_length=length)
     model = build_model(settings, encoder, **load_kwargs).to(device).train()
     vocab = model.encoder.config.vocab_size
     rows = batch_size * (args.warmup + args.steps)

@@ -26,6 +26,7 @@ def main() -> None:
     ws = common.workspace(args)
 
     from pipeline.config import resolve_pretrain
+    from pipeline.settings import MnrlStage
     from pipeline.training.finetune import pick_device
     from pipeline.training.pretrain import mnrl_embedder, mnrl_step, positive_pairs
 
@@ -34,21 +35,21 @@ def main() -> None:
 
     precision = choose_precision("auto", device)
     cfg = dict(ws.config, scale=ws.scale)
-    settings = {**resolve_pretrain(cfg, args.pretrain), "pooling": "mean"}
-    sources = settings["sources"]
-    pairs = positive_pairs({t: ws.task_data(t, "train", subset=False) for t in sources}, settings["sts_min"])
+    settings = MnrlStage.from_dict({**resolve_pretrain(cfg, args.pretrain), "pooling": "mean"})
+    sources = settings.sources
+    pairs = positive_pairs({t: ws.task_data(t, "train", subset=False) for t in sources}, settings.sts_min)
     texts1, texts2 = [], []
     for task in sources:
         frame = ws.frame(task, "train")
-        keep = frame["label"] == 1 if task == "para" else frame["label"] >= settings["sts_min"]
+        keep = frame["label"] == 1 if task == "para" else frame["label"] >= settings.sts_min
         texts1 += frame.loc[keep, "sentence1"].astype(str).tolist()
         texts2 += frame.loc[keep, "sentence2"].astype(str).tolist()
     assert len(texts1) == len(pairs)
-    keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings["seed"]))
-    keep = keep[: settings["pair_subset"] or len(pairs)]
+    keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings.seed))
+    keep = keep[: settings.pair_subset or len(pairs)]
     pairs = pairs.take(keep)
     texts1, texts2 = [texts1[i] for i in keep.tolist()], [texts2[i] for i in keep.tolist()]
-    batch_size = settings["batch_size"]
+    batch_size = settings.batch_size
     total = args.warmup + args.steps
     if total * batch_size > len(pairs):
         raise SystemExit(
@@ -57,10 +58,8 @@ def main() -> None:
 
     def ours() -> tuple[int, float]:
         embedder = mnrl_embedder(settings, ws.encoder, ws.load_kwargs).to(device).train()
-        optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=True)
-        order = torch.randperm(
-            len(pairs), generator=torch.Generator().manual_seed(settings["seed"] * 1000 + 1)
-        )
+        optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings.lr, fused=True)
+        order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings.seed * 1000 + 1))
         examples, start = 0, None
         for step, index in enumerate(order.split(batch_size)[:total]):
             if step == args.warmup:
@@ -83,7 +82,7 @@ def main() -> None:
 
     def reference() -> tuple[int, float]:
         model = SentenceTransformer(ws.encoder, device=str(device), local_files_only=True)
-        model.max_seq_length = settings["max_length"]
+        model.max_seq_length = settings.max_length
         timer = common.StepTimer(args.warmup)
         training_args = common.hf_args(
             SentenceTransformerTrainingArguments, args, ws.work / "st", settings, batch_size
@@ -92,7 +91,7 @@ def main() -> None:
             model=model,
             args=training_args,
             train_dataset=dataset,
-            loss=MultipleNegativesRankingLoss(model, scale=settings["scale"]),
+            loss=MultipleNegativesRankingLoss(model, scale=settings.scale),
             callbacks=[timer.callback],
         )
         trainer.train()

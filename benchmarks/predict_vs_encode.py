@@ -32,7 +32,7 @@ def main() -> None:
     precision = choose_precision("auto", device)
     tasks = ("sts", "para")
     settings = ws.settings(tasks=list(tasks), pooling="mean", pair_mode="sum", sts_head="cosine")
-    batch_size, max_length = settings["eval_batch_size"], settings["max_length"]
+    batch_size, max_length = settings.eval_batch_size, settings.max_length
     caches = {t: ws.cache(t, "dev") for t in tasks}
     frames = {t: ws.frame(t, "dev") for t in tasks}
     model = build_model(settings, ws.encoder, **ws.load_kwargs).to(device).eval()

@@ -60,7 +60,7 @@ def main() -> None:
     csvs = {f: ws.csv(*f) for f in files}
     subsets = ws.config["scales"][ws.scale].get("train_subset", {})
     seed = ws.config["defaults"]["seed"]
-    max_length = ws.settings()["max_length"]
+    max_length = ws.settings().max_length
     out = ws.work / "cache-arm"
 
     def ours() -> tuple[int, float]:

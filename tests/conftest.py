@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pipeline.config import deep_merge, resolve_experiment
+from pipeline.settings import Experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_NAMES = ("sst", "para", "sts")
@@ -49,16 +50,17 @@ def config() -> dict:
 
 @pytest.fixture(scope="session")
 def make_settings(config):
-    """``make_settings(**changes)``: the smoke-scale settings of a plain experiment (config.yaml's
-    ``defaults`` resolved by :func:`pipeline.config.resolve_experiment`), with ``changes`` deep-merged on
-    top (after the scale's rules, so the values given are the values used)."""
+    """``make_settings(**changes)``: the smoke-scale :class:`pipeline.settings.Experiment` of a plain
+    experiment (config.yaml's ``defaults`` resolved by :func:`pipeline.config.resolve_experiment`), with
+    ``changes`` deep-merged on top of the plain dict (after the scale's rules, so the values given are the
+    values used)."""
 
-    def make(**changes) -> dict:
+    def make(**changes) -> Experiment:
         cfg = copy.deepcopy(config)
         cfg["scale"] = "smoke"
         cfg["experiments"] = {"unit-test": {}}
         settings = resolve_experiment(cfg, "unit-test")
-        return deep_merge(settings, changes)
+        return Experiment.from_dict(deep_merge(settings, changes))
 
     return make
 

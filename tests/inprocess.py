@@ -7,8 +7,23 @@ from pathlib import Path
 
 import torch
 
+from pipeline.settings import RunControl
+
 CPU = torch.device("cpu")
 LOAD = {"local_files_only": True}
+#: The run control of the in-process runs unless told otherwise: checkpoints at epoch ends only, no progress
+#: lines, no checkpoint of other code resumed.
+QUIET = {
+    "checkpoint_every_steps": 0,
+    "checkpoint_every_minutes": 0.0,
+    "log_every_steps": 0,
+    "resume_other_code": False,
+}
+
+
+def run_control(**changes) -> RunControl:
+    """:data:`QUIET` with ``changes``."""
+    return RunControl.from_dict({**QUIET, **changes})
 
 
 class Stopped(RuntimeError):
@@ -30,7 +45,8 @@ def logger(stop_at: str | None = None):
 
 def finetune_in(settings, task_data, encoder_dir, folder: Path, stop_at: str | None = None, **control):
     """Fine-tune into ``folder`` (outputs ``{model,history,run}.out``, checkpoints in ``checkpoints/``);
-    ``control``: train()'s checkpoint and resume keywords. Returns ``(info, log lines, outputs)``."""
+    ``control``: changes to :data:`QUIET` (checkpoint intervals, progress lines, resuming other code).
+    Returns ``(info, log lines, outputs)``."""
     from pipeline.training.finetune import train
 
     lines, log = logger(stop_at)
@@ -45,6 +61,6 @@ def finetune_in(settings, task_data, encoder_dir, folder: Path, stop_at: str | N
         CPU,
         log,
         LOAD,
-        **control,
+        control=run_control(**control),
     )
     return info, lines, outputs

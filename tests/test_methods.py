@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from inprocess import run_control
 
 from pipeline.config import ConfigError, resolve_experiment
 from pipeline.evaluation.predict import predict_task
@@ -34,9 +36,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:Fu
 def methods_settings(config, make_settings):
     """``methods_settings(**changes)``: smoke settings of an experiment built on the ``methods`` preset."""
 
-    def make(**changes) -> dict:
+    def make(**changes):
         preset = copy.deepcopy(config["presets"]["methods"])
-        preset["lora"] = {**make_settings()["lora"], **preset["lora"]}
+        preset["lora"] = {**make_settings().lora.to_dict(), **preset["lora"]}
         return make_settings(**{**preset, **changes})
 
     return make
@@ -46,7 +48,7 @@ def methods_settings(config, make_settings):
 @pytest.mark.parametrize("pair_mode", ["concat", "cross"])
 def test_paraphrase_two_logits_cross_entropy(methods_settings, encoder_dir, task_data, pair_mode) -> None:
     settings = methods_settings(tasks=["para"], pair_mode=pair_mode, max_length=32)
-    assert settings["para_outputs"] == 2
+    assert settings.para_outputs == 2
     model = build_model(settings, encoder_dir, **LOAD).eval()
     data = task_data["train"]["para"]
     batch = data.batch(torch.arange(8), 32, "cross" if pair_mode == "cross" else "siamese")
@@ -55,7 +57,7 @@ def test_paraphrase_two_logits_cross_entropy(methods_settings, encoder_dir, task
     expected = torch.nn.functional.cross_entropy(logits, batch["labels"].long())
     assert model.loss("para", batch).item() == pytest.approx(expected.item(), rel=1e-5)
     assert torch.equal(model.predict("para", batch), logits.argmax(-1))
-    one = build_model(dict(settings, para_outputs=1), encoder_dir, **LOAD).eval()
+    one = build_model(replace(settings, para_outputs=1), encoder_dir, **LOAD).eval()
     assert one("para", batch).shape == (8,)
 
 
@@ -118,8 +120,8 @@ def pair_runs(methods_settings, encoder_dir, task_data, tmp_path_factory):
         outputs = {
             k: str(root / f) for k, f in [("model", "m.safetensors"), ("history", "h.csv"), ("run", "r.json")]
         }
-        train_data = {t: task_data["train"][t] for t in settings["tasks"]}
-        dev_data = {t: task_data["dev"][t] for t in settings["tasks"]}
+        train_data = {t: task_data["train"][t] for t in settings.tasks}
+        dev_data = {t: task_data["dev"][t] for t in settings.tasks}
         run = train(
             settings,
             train_data,
@@ -130,6 +132,7 @@ def pair_runs(methods_settings, encoder_dir, task_data, tmp_path_factory):
             CPU,
             lambda m: None,
             LOAD,
+            control=run_control(),
         )
         model = load_trained(settings, encoder_dir, outputs["model"], **LOAD)
         preds = {t: predict_task(model, d, 32, 64, CPU) for t, d in dev_data.items()}

@@ -6,12 +6,14 @@ import json
 import math
 import shutil
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from inprocess import run_control
 from safetensors.torch import save_model
 from torch import nn
 
@@ -19,6 +21,7 @@ from pipeline.evaluation.predict import predict_task, prediction_frame
 from pipeline.model.losses import cosine_similarity_score
 from pipeline.model.tuning import count_parameters, target_modules
 from pipeline.provenance import fingerprint
+from pipeline.settings import Experiment
 from pipeline.training.finetune import build_model, linear_schedule, load_trained, train
 from pipeline.training.sampling import epoch_plan
 
@@ -42,8 +45,8 @@ def build(make_settings, encoder_dir):
 
 
 def _batch(data, index, settings) -> dict:
-    pair_input = "cross" if settings["pair_mode"] == "cross" else "siamese"
-    return data.batch(index, settings["max_length"], pair_input)
+    pair_input = "cross" if settings.pair_mode == "cross" else "siamese"
+    return data.batch(index, settings.max_length, pair_input)
 
 
 def _head_parameters(model) -> int:
@@ -81,7 +84,7 @@ def test_trainable_parameter_counts(build, encoder_dir, method: str) -> None:
         # by hand: r * (in + out) per adapted linear layer, plus DoRA's magnitude vector (out)
         from pipeline.model.encoders import load_encoder
 
-        rank = settings["lora"]["rank"]
+        rank = settings.lora.rank
         base = _base_linears(load_encoder(encoder_dir, **LOAD))
         adapted = [m for name, m in base.items() if name.endswith(("query", "value"))]
         assert len(adapted) == 2  # one layer: its query and value
@@ -137,7 +140,7 @@ def _train_steps(model, settings, task_data, rounds: int = 3) -> None:
     optimizer = torch.optim.AdamW(params, lr=1e-2)
     model.train()
     for r in range(rounds):
-        for task in settings["tasks"]:
+        for task in settings.tasks:
             index = list(range(r * 8, r * 8 + 8))
             loss = model.loss(task, _batch(task_data["train"][task], index, settings))
             loss.backward()
@@ -169,7 +172,7 @@ def test_shared_layer_feeds_para_and_sts(build, task_data) -> None:
     assert isinstance(model.shared, nn.Linear)
     assert (model.shared.in_features, model.shared.out_features) == (2 * hidden, 1)
     model.eval()
-    batches = {t: _batch(task_data["dev"][t], list(range(6)), settings) for t in settings["tasks"]}
+    batches = {t: _batch(task_data["dev"][t], list(range(6)), settings) for t in settings.tasks}
     with torch.no_grad():
         before = {t: model(t, b) for t, b in batches.items()}
         # para: own head on the summed embeddings plus the shared layer on the concatenation
@@ -199,7 +202,7 @@ def test_cosine_sts_head(build, task_data) -> None:
     assert torch.allclose(out, cosine_similarity_score(e1, e2))
     with torch.no_grad():
         assert torch.allclose(model.loss("sts", batch), F.mse_loss(out, batch["labels"]))
-    values = predict_task(model, data, settings["max_length"], 16, CPU)
+    values = predict_task(model, data, settings.max_length, 16, CPU)
     assert values.min() >= 0 and values.max() <= 5
 
 
@@ -219,7 +222,7 @@ def test_pair_mode_head_widths(build, task_data, pair_mode: str, factor: int, he
         assert all(m.in_features == hidden for m in linears[1:])
         assert isinstance(model.heads[task][0], nn.Dropout)
     model.eval()
-    for task in settings["tasks"]:
+    for task in settings.tasks:
         batch = _batch(task_data["dev"][task], [0, 1, 2, 3], settings)
         assert ("inputs" in batch) == (task == "sst" or pair_mode == "cross")
         out = model(task, batch)
@@ -267,7 +270,7 @@ def test_losses_and_predictions_per_task(build, task_data) -> None:
     model, settings = build(dropout=0.0)
     model.eval()
     with torch.no_grad():
-        for task in settings["tasks"]:
+        for task in settings.tasks:
             batch = _batch(task_data["dev"][task], list(range(8)), settings)
             out, labels = model(task, batch), batch["labels"]
             pred = model.predict(task, batch)
@@ -285,9 +288,9 @@ def test_losses_and_predictions_per_task(build, task_data) -> None:
 
 def test_predict_task_restores_file_order(build, task_data) -> None:
     model, settings = build(pair_mode="concat")
-    for task in settings["tasks"]:
+    for task in settings.tasks:
         data = task_data["dev"][task]
-        values = predict_task(model, data, settings["max_length"], 7, CPU)
+        values = predict_task(model, data, settings.max_length, 7, CPU)
         model.eval()
         alone = [float(model.predict(task, _batch(data, [i], settings))[0]) for i in range(len(data))]
         assert values == pytest.approx(alone, abs=1e-5)
@@ -314,14 +317,14 @@ def test_upweighted_task_sampled_more(make_settings) -> None:
     for weights in ({}, {"sst": 8}):
         settings = make_settings(sampling="annealed", steps_per_epoch=3000, upweight=weights)
         plan = epoch_plan(
-            method=settings["sampling"],
+            method=settings.sampling,
             sizes=sizes,
-            batch_size=settings["batch_size"],
+            batch_size=settings.batch_size,
             epoch=1,
-            epochs=settings["epochs"],
-            seed=settings["seed"],
-            steps_per_epoch=settings["steps_per_epoch"],
-            upweight=settings["upweight"],
+            epochs=settings.epochs,
+            seed=settings.seed,
+            steps_per_epoch=settings.steps_per_epoch,
+            upweight=settings.upweight,
         )
         assert len(plan) == 3000
         shares[json.dumps(weights)] = Counter(t for t, _ in plan)["sst"] / len(plan)
@@ -334,9 +337,9 @@ def test_linear_schedule_and_fingerprint(make_settings) -> None:
     factor = linear_schedule(10)
     assert [factor(s) for s in (0, 5, 10, 12)] == [1.0, 0.5, 0.0, 0.0]
     a, b = make_settings(), make_settings()
-    assert fingerprint(a) == fingerprint(b)
-    assert fingerprint(a) != fingerprint(make_settings(seed=1))
-    assert fingerprint(a) != fingerprint(make_settings(lora={"rank": 4}))
+    assert fingerprint(a.to_dict()) == fingerprint(b.to_dict())
+    assert fingerprint(a.to_dict()) != fingerprint(make_settings(seed=1).to_dict())
+    assert fingerprint(a.to_dict()) != fingerprint(make_settings(lora={"rank": 4}).to_dict())
 
 
 # -- train(): outputs, resume, determinism ----------------------------------------------------------------
@@ -356,9 +359,9 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     train_data, dev_data = task_data["train"], task_data["dev"]
     base = make_settings(epochs=2, batch_size=16, max_length=32, eval_batch_size=64)
-    assert base["sampling"] == "round-robin"
+    assert base.sampling == "round-robin"
 
-    def run(name: str, settings: dict, checkpoint_dir=None, kill_at: int | None = None):
+    def run(name: str, settings: Experiment, checkpoint_dir=None, kill_at: int | None = None):
         logs: list[str] = []
 
         def log(message: str) -> None:
@@ -372,10 +375,21 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
         }
         outputs.update({f"{t}_dev": str(root / name / f"{t}-dev.csv") for t in dev_data})
         ckpt = checkpoint_dir or root / name / "checkpoints"
-        info = train(settings, train_data, dev_data, encoder_dir, outputs, str(ckpt), CPU, log, LOAD)
+        info = train(
+            settings,
+            train_data,
+            dev_data,
+            encoder_dir,
+            outputs,
+            str(ckpt),
+            CPU,
+            log,
+            LOAD,
+            control=run_control(),
+        )
         model = load_trained(settings, encoder_dir, outputs["model"], **LOAD)
         predictions = {
-            t: predict_task(model, d, settings["max_length"], settings["eval_batch_size"], CPU)
+            t: predict_task(model, d, settings.max_length, settings.eval_batch_size, CPU)
             for t, d in dev_data.items()
         }
         history = pd.read_csv(outputs["history"])
@@ -396,7 +410,7 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
         run("killed", base, killed_ckpt, kill_at=2)
     out["killed_files"] = sorted(p.name for p in killed_ckpt.iterdir())
     shutil.copytree(killed_ckpt, root / "c-checkpoints")
-    out["c"] = run("c", dict(base, seed=1), root / "c-checkpoints")
+    out["c"] = run("c", replace(base, seed=1), root / "c-checkpoints")
     out["resumed"] = run("resumed", base, killed_ckpt)
     out["b"] = run("b", base)
     return out
@@ -481,9 +495,9 @@ def test_siamese_prediction_embeds_each_side_apart(make_settings, encoder_dir, t
         model = build_model(settings, encoder_dir, **LOAD).eval()
         for task in ("para", "sts"):
             data = task_data["dev"][task]
-            fast = predict_task(model, data, settings["max_length"], 7, CPU)
+            fast = predict_task(model, data, settings.max_length, 7, CPU)
             with torch.no_grad():
-                slow = model.predict(task, data.batch(list(range(len(data))), settings["max_length"])).numpy()
+                slow = model.predict(task, data.batch(list(range(len(data))), settings.max_length)).numpy()
             assert np.allclose(fast, slow, atol=1e-5), (pair_mode, task)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from fakehub import FakeHub
-from inprocess import CPU, LOAD, Stopped, finetune_in
+from inprocess import CPU, LOAD, Stopped, finetune_in, run_control
 
 from pipeline.jobs import history_path, start
 from pipeline.model import device as devices
@@ -129,10 +129,10 @@ def test_a_training_run_refuses_a_checkpoint_of_other_code(
 
     args = (settings, task_data["train"], task_data["dev"], encoder_dir, outputs, str(tmp_path / "ckpt"), CPU)
     with pytest.raises(KeyboardInterrupt):
-        training.train(*args, stop_after_epoch_1, LOAD)
+        training.train(*args, stop_after_epoch_1, LOAD, control=run_control())
     monkeypatch.setattr(training, "code_hash", lambda: "0000changed0000")
     with pytest.raises(CodeChanged, match="this is 0000changed0000"):
-        training.train(*args, lambda m: None, LOAD)
+        training.train(*args, lambda m: None, LOAD, control=run_control())
     assert not Path(outputs["run"]).exists()
 
 

@@ -3,7 +3,8 @@
 End to end: a fine-tuning job and an MNRL pre-training job are each killed with SIGKILL (Snakemake and the
 job's process group) in the middle of an epoch, between two mid-epoch checkpoints; ``--rerun-incomplete``
 continues from the last checkpoint, and the results equal those of an uninterrupted run, byte for byte.
-In process: the same for ``train()`` and ``pretrain()`` stopped right after a given checkpoint."""
+In process: the same for ``train()`` and ``pretrain()`` stopped right after a given checkpoint, and a
+checkpoint folder written by the code before the settings were typed (commit 1a7c908) resumes."""
 
 from __future__ import annotations
 
@@ -15,10 +16,18 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import torch
 import yaml
-from inprocess import CPU, LOAD, Stopped, finetune_in, logger
+from inprocess import CPU, LOAD, Stopped, finetune_in, logger, run_control
+from safetensors.torch import load_file
 from test_workflow import SNAKEMAKE, copy_workflow
+
+from pipeline.config import resolve_pretrain
+from pipeline.provenance import fingerprint
+from pipeline.settings import Experiment, MnrlStage
+from pipeline.training.pretrain import pretrain
 
 pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
@@ -205,16 +214,14 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
 
 
 def test_mnrl_resumes_mid_epoch_exactly(config, task_data, encoder_dir, tmp_path):
-    from pipeline.config import resolve_pretrain
-    from pipeline.training.pretrain import pretrain
-
-    settings = resolve_pretrain({**config, "scale": "smoke"}, "mnrladddata3")
-    data = {t: task_data["train"][t] for t in settings["sources"]}
+    settings = MnrlStage.from_dict(resolve_pretrain({**config, "scale": "smoke"}, "mnrladddata3"))
+    data = {t: task_data["train"][t] for t in settings.sources}
 
     def run(name: str, every: int, stop_at: str | None = None):
         lines, log = logger(stop_at)
-        out = tmp_path / name / "encoder"
-        pretrain(settings, data, encoder_dir, str(out), str(tmp_path / name / "ckpt"), CPU, log, LOAD, every)
+        out, folder = tmp_path / name / "encoder", tmp_path / name / "ckpt"
+        control = run_control(checkpoint_every_steps=every)
+        pretrain(settings, data, encoder_dir, str(out), str(folder), CPU, log, LOAD, control=control)
         return lines, out
 
     _, ref = run("ref", 0)
@@ -226,3 +233,45 @@ def test_mnrl_resumes_mid_epoch_exactly(config, task_data, encoder_dir, tmp_path
     runs = [json.loads((d / "run.json").read_text()) for d in (ref, out)]
     assert [h["mnrl_loss"] for h in runs[0]["history"]] == [h["mnrl_loss"] for h in runs[1]["history"]]
     assert (runs[1]["resumed_after_epoch"], runs[1]["resumed_at_step"]) == (1, 2)
+
+
+# -- a checkpoint written before the settings were typed resumes ----------------------------------------------
+BEFORE_TYPED = Path(__file__).parent / "data" / "checkpoint-1a7c908"
+
+
+def test_a_checkpoint_written_with_plain_settings_resumes_with_typed_settings(
+    task_data, encoder_dir, tmp_path
+):
+    """The folder ``tests/data/checkpoint-1a7c908`` was written by commit 1a7c908, whose ``train()`` took the
+    settings as a plain dict and fingerprinted that dict (its README says how). Today's ``train()`` takes an
+    :class:`Experiment` built from the same dict: it finds the checkpoint its own (same fingerprint), resumes
+    it at epoch 2's step 10 (as told to, the library code being another), writes the plain dict to run.json,
+    and ends where an uninterrupted run of today's code ends."""
+    plain = json.loads((BEFORE_TYPED / "settings.json").read_text())
+    settings = Experiment.from_dict(plain)
+    folder = tmp_path / "run"
+    shutil.copytree(BEFORE_TYPED, folder / "checkpoints", ignore=shutil.ignore_patterns("*.json", "*.md"))
+    written = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    assert (
+        written["fingerprint"] == "757d1592667524f5" == fingerprint(plain) == fingerprint(settings.to_dict())
+    )
+
+    info, lines, out = finetune_in(
+        settings, task_data, encoder_dir, folder, checkpoint_every_steps=5, resume_other_code=True
+    )
+    assert lines[0].startswith(f"resuming a checkpoint of other library code ({written['code']}, now ")
+    assert lines[1].startswith("resuming after epoch 1 and 10 steps of epoch 2 from ")
+    assert [line for line in lines if line.startswith("checkpoint:")] == ["checkpoint: epoch 2 step 15"]
+    assert (info["resumed_after_epoch"], info["resumed_at_step"]) == (1, 10)
+    assert info["fingerprint"] == written["fingerprint"]
+    recorded = json.loads(Path(out["run"]).read_text())["settings"]
+    assert json.dumps(recorded) == json.dumps(plain)  # the same keys, values and order
+
+    ref, _, ref_out = finetune_in(settings, task_data, encoder_dir, tmp_path / "ref")
+    resumed, uninterrupted = load_file(out["model"]), load_file(ref_out["model"])
+    assert resumed.keys() == uninterrupted.keys()
+    for name, value in uninterrupted.items():  # close, not equal: the fixture may come from another machine
+        assert torch.allclose(resumed[name], value, atol=1e-5), name
+    histories = [pd.read_csv(o["history"]).drop(columns="epoch_seconds") for o in (out, ref_out)]
+    pd.testing.assert_frame_equal(*histories, check_exact=False, atol=1e-5)
+    assert info["best_epoch"] == ref["best_epoch"]

@@ -56,7 +56,7 @@ def start(snakemake, offline: bool = True):
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     if "torch" in sys.modules or _wants_torch(snakemake):
-        import torch
+        import torch  # only here: the light jobs (data, metrics, tables) never load torch
 
         torch.set_num_threads(threads)
     path = Path(snakemake.log[0]) if len(snakemake.log) else None
@@ -101,19 +101,6 @@ def start(snakemake, offline: bool = True):
 
 def _wants_torch(snakemake) -> bool:
     return snakemake.rule.startswith(("finetune", "predict", "pretrain", "tokens", "build_encoder"))
-
-
-def run_control(config) -> dict:
-    """The keyword arguments of :func:`pipeline.training.finetune.train` /
-    :func:`pipeline.training.pretrain.pretrain` that
-    config.yaml sets for every run and that never change a result (so they are not rule params, whose
-    change would rerun jobs): checkpoint intervals, progress lines, resuming across code versions."""
-    return {
-        "checkpoint_every_steps": int(config.get("checkpoint_every_steps", 0)),
-        "checkpoint_every_minutes": float(config.get("checkpoint_every_minutes", 0.0)),
-        "log_every_steps": int(config.get("log_every_steps", 0)),
-        "resume_other_code": bool(config.get("resume_other_code", False)),
-    }
 
 
 def requires_cuda(config) -> bool:

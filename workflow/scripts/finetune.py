@@ -1,20 +1,22 @@
 """Rule finetune: train one experiment (resuming from its checkpoint when one matches)."""
 
-from pipeline.jobs import requires_cuda, run_control, start
+from pipeline.jobs import requires_cuda, start
+from pipeline.settings import Experiment, RunControl
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
+settings = Experiment.from_dict(sm.params.settings)
+control = RunControl.from_config(sm.config)
 
 from pipeline.data.batching import TaskData  # noqa: E402  (after start(): the hub is closed before any import)
 from pipeline.model.device import pick_device  # noqa: E402
 from pipeline.training.finetune import train  # noqa: E402
 
 device = pick_device(requires_cuda(sm.config), f"finetune {sm.wildcards.experiment}")
-settings = sm.params.settings
 train_data, dev_data = {}, {}
-for task in settings["tasks"]:
+for task in settings.tasks:
     train_data[task] = TaskData.from_cache(sm.input[f"{task}_train"]).subset(
-        settings["train_subset"][task], settings["seed"]
+        settings.train_subset[task], settings.seed
     )
     dev_data[task] = TaskData.from_cache(sm.input[f"{task}_dev"])
 run = train(
@@ -27,6 +29,6 @@ run = train(
     device=device,
     log=log,
     load_kwargs=sm.params.encoder["load_kwargs"],
-    **run_control(sm.config),
+    control=control,
 )
 log(f"done: best dev overall {run['best_dev_overall']:.4f} at epoch {run['best_epoch']}")

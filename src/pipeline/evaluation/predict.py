@@ -8,6 +8,7 @@ import torch
 
 from pipeline.data.batching import Ragged, TaskData
 from pipeline.model.device import autocast
+from pipeline.model.embedding import SentenceEmbedder
 from pipeline.model.heads import MultitaskModel
 
 
@@ -56,7 +57,7 @@ def predict_task(
 
 
 def embed_sentences(
-    model: MultitaskModel,
+    model: SentenceEmbedder,
     data: TaskData,
     text: Ragged,
     max_length: int,

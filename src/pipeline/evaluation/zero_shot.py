@@ -1,9 +1,8 @@
 """The encoder before fine-tuning, as a row of Tables 1 and 2: its zero-shot paraphrase and STS predictions.
 
 Each sentence is embedded alone by the encoder as it is loaded (no head, no training), with the pooling
-and truncation of the scale's experiments (:meth:`pipeline.model.heads.MultitaskModel.embed`), and each
-pair is
-read through the cosine of its two embeddings:
+and truncation of the scale's experiments (:class:`pipeline.model.embedding.SentenceEmbedder`, the
+embedding the experiments' models compute), and each pair is read through the cosine of its two embeddings:
 
 * STS: the least-squares line ``a * cosine + b`` fitted on the training split's 0-5 similarities (Pearson
   correlation is unchanged by a line with positive slope, so the dev/test correlation is that of the cosine
@@ -23,25 +22,16 @@ import torch
 
 from pipeline.data.batching import TaskData
 from pipeline.evaluation.predict import embed_sentences
-from pipeline.model.heads import MultitaskModel
+from pipeline.model.embedding import SentenceEmbedder
 
 
-def embedder(encoder: torch.nn.Module, pooling: str) -> MultitaskModel:
-    """A head-less model whose :meth:`embed` pools ``encoder``'s states as the experiments do."""
-    settings = {
-        "tasks": [],
-        "pooling": pooling,
-        "pair_mode": "sum",
-        "sts_head": "linear",
-        "head_layers": 0,
-        "dropout": 0.0,
-        "shared_layer": False,
-    }
-    return MultitaskModel(encoder, settings).eval()
+def embedder(encoder: torch.nn.Module, pooling: str) -> SentenceEmbedder:
+    """``encoder`` with the experiments' ``pooling``, in evaluation mode."""
+    return SentenceEmbedder(encoder, pooling).eval()
 
 
 def pair_cosines(
-    model: MultitaskModel, data: TaskData, max_length: int, batch_size: int, device: torch.device
+    model: SentenceEmbedder, data: TaskData, max_length: int, batch_size: int, device: torch.device
 ) -> np.ndarray:
     """Cosine of the two sentence embeddings of every pair of ``data``, in file order."""
     if data.text2 is None:

@@ -60,6 +60,8 @@ def sha256_file(path: str | Path) -> str:
 
 def check_encoder_folder(folder: str | Path, where: str) -> None:
     """A fetched folder must load offline: config, tokenizer, a weights file whose header lists tensors."""
+    # imported here, as every heavy library in this module: the workflow imports the module to build the
+    # DAG (encoder_location), which must not wait for transformers or torch to load
     from safetensors import safe_open
     from transformers import AutoConfig
 
@@ -90,6 +92,7 @@ def fetch_hub_encoder(
     The folder is written under a temporary name and renamed only once every file is there and checked;
     ``manifest.json`` records repository, revision, endpoint, and each file's size and sha256.
     """
+    # imported here: the DAG build imports this module and must not load huggingface_hub
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
@@ -137,14 +140,14 @@ def fetch_hub_encoder(
 
 
 def load_tokenizer(location: str, **kwargs):
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # here: the DAG build imports this module (see above)
 
     return AutoTokenizer.from_pretrained(location, **kwargs)
 
 
 def load_encoder(location: str, **kwargs):
     """The BERT encoder (a ``transformers`` model without task head), with SDPA attention."""
-    from transformers import AutoModel
+    from transformers import AutoModel  # here: the DAG build imports this module (see above)
 
     return AutoModel.from_pretrained(location, attn_implementation="sdpa", **kwargs)
 
@@ -175,6 +178,7 @@ def build_random_encoder(out_dir: str | Path, texts: list[str], spec: dict) -> N
     ``spec`` keys: vocab_size, hidden, layers, heads, intermediate, max_position, seed. The directory is
     written under a temporary name and renamed when complete.
     """
+    # imported here: the DAG build imports this module and must not load torch or transformers
     import torch
     from transformers import BertConfig, BertModel, BertTokenizer
 

@@ -1,8 +1,7 @@
 """The multitask model: one BERT encoder, one head per task, and the ways a pair of sentences is combined.
 
-Sentence embedding (``pooling``): ``cls`` (last hidden state of [CLS]), ``pooler`` (BERT's pooler output, as
-minBERT's classifier uses) or ``mean`` (mean of the token states, how sentence-transformers models such as
-all-MiniLM were trained).
+Sentence embedding (``pooling``): :class:`pipeline.model.embedding.SentenceEmbedder`, which this model
+extends with the heads (``cls``, ``pooler`` or ``mean``).
 
 Pair tasks (``para``, ``sts``), ``pair_mode``:
 
@@ -26,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.model.embedding import SentenceEmbedder
 from pipeline.model.losses import cosine_similarity_score
+from pipeline.settings import Heads
 from pipeline.tasks import get_task
 
-POOLINGS = ("cls", "pooler", "mean")
 PAIR_MODES = ("sum", "concat", "cross")
 
 
@@ -44,22 +44,21 @@ def adaptor(width_in: int, width_out: int, hidden_layers: int, hidden: int, drop
     return nn.Sequential(*layers)
 
 
-class MultitaskModel(nn.Module):
-    def __init__(self, encoder: nn.Module, settings: dict):
-        super().__init__()
-        self.encoder = encoder
-        self.tasks = list(settings["tasks"])
-        self.pooling = settings["pooling"]
-        self.pair_mode = settings["pair_mode"]
-        self.sts_head = settings["sts_head"]
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {self.pooling!r}; known: {', '.join(POOLINGS)}")
+class MultitaskModel(SentenceEmbedder):
+    """The encoder's sentence embedding (``encoder.*``) with one head per task (``heads.*``) and the optional
+    shared layer (``shared.*``); the heads are initialised in task order from torch's current seed."""
+
+    def __init__(self, encoder: nn.Module, heads: Heads):
+        super().__init__(encoder, heads.pooling)
+        self.tasks = list(heads.tasks)
+        self.pair_mode = heads.pair_mode
+        self.sts_head = heads.sts_head
         if self.pair_mode not in PAIR_MODES:
             raise ValueError(f"unknown pair_mode {self.pair_mode!r}; known: {', '.join(PAIR_MODES)}")
         hidden = encoder.config.hidden_size
         pair_width = {"sum": hidden, "concat": 2 * hidden, "cross": hidden}[self.pair_mode]
-        depth, dropout = settings["head_layers"], settings["dropout"]
-        self.para_outputs = settings.get("para_outputs", 1)
+        depth, dropout = heads.head_layers, heads.dropout
+        self.para_outputs = heads.para_outputs
         if self.para_outputs not in (1, 2):
             raise ValueError(f"para_outputs must be 1 (BCE) or 2 (cross-entropy), not {self.para_outputs!r}")
         self.heads = nn.ModuleDict()
@@ -72,18 +71,7 @@ class MultitaskModel(nn.Module):
             if name == "para" and self.para_outputs == 2:
                 width_out = 2
             self.heads[name] = adaptor(width_in, width_out, depth, hidden, dropout)
-        self.shared = nn.Linear(2 * hidden, 1) if settings["shared_layer"] else None
-
-    # -- embeddings --------------------------------------------------------------------------------
-    def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = self.encoder(**inputs)
-        if self.pooling == "pooler":
-            return out.pooler_output
-        states = out.last_hidden_state
-        if self.pooling == "cls":
-            return states[:, 0]
-        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-        return (states * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        self.shared = nn.Linear(2 * hidden, 1) if heads.shared_layer else None
 
     def _pair(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(combined features, embedding 1, embedding 2) of a pair batch."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from pipeline.settings import Lora
+
 METHODS = ("full", "last-layer", "lora", "dora", "rslora")
 
 # Names of BERT's linear layers as PEFT matches them (suffixes of module names).
@@ -21,7 +23,7 @@ TARGET_SETS = {
 }
 
 
-def target_modules(targets: list[str] | str) -> list[str]:
+def target_modules(targets: str | tuple[str, ...] | list[str]) -> list[str]:
     """Module name suffixes for ``targets``: a named set (``all``, ``all-dense``) or a list of names."""
     if isinstance(targets, str):
         if targets not in TARGET_SETS:
@@ -30,33 +32,34 @@ def target_modules(targets: list[str] | str) -> list[str]:
     return list(targets)
 
 
-def lora_config(settings: dict):
+def lora_config(method: str, lora: Lora):
+    """PEFT's ``LoraConfig`` of ``method`` (lora, dora or rslora) with the experiment's adapters."""
+    # imported here: peft is heavy, and only the LoRA family needs it
     from peft import LoraConfig
 
-    method, lora = settings["tuning"], settings["lora"]
     return LoraConfig(
-        r=lora["rank"],
-        lora_alpha=lora["alpha"],
-        lora_dropout=lora["dropout"],
-        target_modules=target_modules(lora["targets"]),
+        r=lora.rank,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=target_modules(lora.targets),
         use_dora=method == "dora",
         use_rslora=method == "rslora",
         bias="none",
     )
 
 
-def apply_tuning(model: nn.Module, settings: dict) -> nn.Module:
-    """Set what trains in ``model`` (a :class:`pipeline.model.heads.MultitaskModel`) for
-    ``settings['tuning']``."""
-    method = settings["tuning"]
+def apply_tuning(model: nn.Module, method: str, lora: Lora) -> nn.Module:
+    """Set what trains in ``model`` (a :class:`pipeline.model.heads.MultitaskModel`) for the tuning
+    ``method``; ``lora``: the adapters of the LoRA family (unused by the other methods)."""
     if method not in METHODS:
         raise ValueError(f"unknown tuning method {method!r}; known: {', '.join(METHODS)}")
     if method == "last-layer":
         model.encoder.requires_grad_(False)
     elif method in ("lora", "dora", "rslora"):
+        # imported here: peft is heavy, and only the LoRA family needs it
         from peft import get_peft_model
 
-        model.encoder = get_peft_model(model.encoder, lora_config(settings))
+        model.encoder = get_peft_model(model.encoder, lora_config(method, lora))
     return model
 
 

@@ -40,9 +40,6 @@ from safetensors.torch import load_file, save_file, save_model
 
 from pipeline.io import write_atomic
 
-# besides every epoch end, a resumable checkpoint every this many optimiser steps (0: epoch ends only)
-CHECKPOINT_EVERY_STEPS = 0
-
 
 class CheckpointLocked(RuntimeError):
     """Another process is training into the same checkpoint folder."""

@@ -39,23 +39,24 @@ from pipeline.model.encoders import load_encoder
 from pipeline.model.heads import MultitaskModel
 from pipeline.model.tuning import apply_tuning, count_parameters
 from pipeline.provenance import code_hash, fingerprint, versions
-from pipeline.training.checkpoints import CHECKPOINT_EVERY_STEPS, Checkpoints, start_epoch
+from pipeline.settings import Experiment, RunControl
+from pipeline.training.checkpoints import Checkpoints, start_epoch
 from pipeline.training.progress import Attempt
 from pipeline.training.runloop import RunLoop
 from pipeline.training.sampling import epoch_plan
 
 
-def build_model(settings: dict, encoder_location: str, **load_kwargs) -> MultitaskModel:
+def build_model(settings: Experiment, encoder_location: str, **load_kwargs) -> MultitaskModel:
     """Encoder + heads with the tuning method applied; heads are initialised from the experiment's seed."""
-    torch.manual_seed(settings["seed"])
+    torch.manual_seed(settings.seed)
     encoder = load_encoder(encoder_location, **load_kwargs)
-    return apply_tuning(MultitaskModel(encoder, settings), settings)
+    return apply_tuning(MultitaskModel(encoder, settings.heads), settings.tuning, settings.lora)
 
 
 def evaluate(
     model: MultitaskModel,
     dev: dict[str, TaskData],
-    settings: dict,
+    settings: Experiment,
     device,
     precision: str = "fp32",
     predictions: dict[str, np.ndarray] | None = None,
@@ -64,9 +65,7 @@ def evaluate(
     into ``predictions`` (keyed by task) when it is given."""
     scores: dict[str, float] = {}
     for task, data in dev.items():
-        values = predict_task(
-            model, data, settings["max_length"], settings["eval_batch_size"], device, precision
-        )
+        values = predict_task(model, data, settings.max_length, settings.eval_batch_size, device, precision)
         if predictions is not None:
             predictions[task] = values
         gold = data.labels.numpy()
@@ -81,29 +80,26 @@ def linear_schedule(total_steps: int):
     return lambda step: max(0.0, 1.0 - step / max(1, total_steps))
 
 
-#: Default interval of step-counted mid-epoch checkpoints (config.yaml's ``checkpoint_every_steps``; 0: none).
-
-
-def make_optimizer(model: torch.nn.Module, settings: dict) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, settings: Experiment) -> torch.optim.AdamW:
     """AdamW over the trainable parameters, fused (one kernel for all of them, on CPU as on CUDA)."""
     params = [p for p in model.parameters() if p.requires_grad]
     return torch.optim.AdamW(
         params,
-        lr=settings["lr"],
-        weight_decay=settings["weight_decay"],
+        lr=settings.lr,
+        weight_decay=settings.weight_decay,
         betas=(0.9, 0.999),
         eps=1e-8,
         fused=True,
     )
 
 
-def training_plan(train_data: dict[str, TaskData], settings: dict, epoch: int, plan_args: dict) -> list:
+def training_plan(train_data: dict[str, TaskData], settings: Experiment, epoch: int, plan_args: dict) -> list:
     """(task, example indices) of every step of ``epoch``: the sampling plan, with each task's examples
     grouped by length within windows of ``bucket_batches`` batches (a function of seed and epoch only)."""
     plan = epoch_plan(epoch=epoch, **plan_args)
     lengths = {task: data.length_tensor() for task, data in train_data.items()}
-    generator = torch.Generator().manual_seed(settings["seed"] * 1_000_003 + epoch * 1009 + 17)
-    return bucket_by_length(plan, lengths, settings.get("bucket_batches") or 0, generator)
+    generator = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch * 1009 + 17)
+    return bucket_by_length(plan, lengths, settings.bucket_batches, generator)
 
 
 def train_step(
@@ -122,7 +118,7 @@ def train_step(
 
 
 def train(
-    settings: dict,
+    settings: Experiment,
     train_data: dict[str, TaskData],
     dev_data: dict[str, TaskData],
     encoder_location: str,
@@ -131,21 +127,20 @@ def train(
     device: torch.device | None = None,
     log=print,
     load_kwargs: dict | None = None,
-    checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS,
     *,
-    checkpoint_every_minutes: float = 0.0,
-    log_every_steps: int = 0,
-    resume_other_code: bool = False,
+    control: RunControl,
 ) -> dict:
     """Train one experiment; write ``outputs['model']`` (best weights, safetensors), ``outputs['history']``
     (CSV, one row per epoch) and ``outputs['run']`` (JSON: settings, times, memory, parameters, device, code).
 
-    ``checkpoint_every_steps`` / ``checkpoint_every_minutes`` (0: only at epoch ends) and ``log_every_steps``
-    do not change the result, only how much work a kill can cost and how often the log hears from the run;
-    they are therefore not part of the settings or their fingerprint."""
+    run.json's ``settings`` and the checkpoints' fingerprint are those of the plain dict the settings were
+    built from (:meth:`pipeline.settings.Settings.to_dict`). ``control`` (checkpoint intervals, progress
+    lines, resuming other code) does not change the result, only how much work a kill can cost and how often
+    the log hears from the run; it is therefore not part of the settings or their fingerprint."""
     attempt = Attempt()
     device = device or pick_device()
-    precision = choose_precision(settings.get("precision", "auto"), device)
+    plain = settings.to_dict()
+    precision = choose_precision(settings.precision, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model = build_model(settings, encoder_location, **(load_kwargs or {})).to(device)
@@ -154,38 +149,38 @@ def train(
     scaler = grad_scaler(device, precision)
     sizes = {t: len(d) for t, d in train_data.items()}
     plan_args = dict(
-        method=settings["sampling"],
+        method=settings.sampling,
         sizes=sizes,
-        batch_size=settings["batch_size"],
-        epochs=settings["epochs"],
-        seed=settings["seed"],
-        steps_per_epoch=settings["steps_per_epoch"],
-        upweight=settings["upweight"],
+        batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        seed=settings.seed,
+        steps_per_epoch=settings.steps_per_epoch,
+        upweight=settings.upweight,
     )
-    steps = [len(epoch_plan(epoch=e, **plan_args)) for e in range(1, settings["epochs"] + 1)]
-    factor = linear_schedule(sum(steps)) if settings["schedule"] == "linear" else (lambda step: 1.0)
+    steps = [len(epoch_plan(epoch=e, **plan_args)) for e in range(1, settings.epochs + 1)]
+    factor = linear_schedule(sum(steps)) if settings.schedule == "linear" else (lambda step: 1.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     code = code_hash()
     checkpoints = Checkpoints(
         checkpoint_dir,
-        fingerprint(settings),
+        fingerprint(plain),
         code=code,
-        trainable_only=settings["tuning"] != "full",
-        resume_other_code=resume_other_code,
+        trainable_only=settings.tuning != "full",
+        resume_other_code=control.resume_other_code,
         log=log,
     )
     loop = RunLoop(
         model, optimizer, scheduler, scaler, checkpoints, device, precision, log,
-        every_steps=checkpoint_every_steps,
-        every_minutes=checkpoint_every_minutes,
-        log_every=log_every_steps,
+        every_steps=control.checkpoint_every_steps,
+        every_minutes=control.checkpoint_every_minutes,
+        log_every=control.log_every_steps,
         attempt=attempt,
     )  # fmt: skip
     with checkpoints:  # the folder's lock, held until the run is complete
         state = loop.start()
         log(
-            f"training {settings['name']} on {hardware(device)} in {precision}: {sum(steps)} steps in "
-            f"{settings['epochs']} epochs, {trainable:,} of {total:,} parameters trainable"
+            f"training {settings.name} on {hardware(device)} in {precision}: {sum(steps)} steps in "
+            f"{settings.epochs} epochs, {trainable:,} of {total:,} parameters trainable"
         )
         _train_epochs(loop, settings, train_data, dev_data, plan_args, steps)
         loop.record()
@@ -200,7 +195,7 @@ def train(
             write_dev_predictions(checkpoints.best_predictions(), dev_data, outputs)
         write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
         run = {
-            "settings": settings,
+            "settings": plain,
             "fingerprint": checkpoints.fingerprint,
             "device": str(device),
             "hardware": hardware(device),
@@ -212,8 +207,8 @@ def train(
             "best_dev_overall": state.best_overall,
             "resumed_after_epoch": state.resumed_from,
             "resumed_at_step": state.resumed_at_step,
-            "checkpoint_every_steps": checkpoint_every_steps,
-            "checkpoint_every_minutes": checkpoint_every_minutes,
+            "checkpoint_every_steps": control.checkpoint_every_steps,
+            "checkpoint_every_minutes": control.checkpoint_every_minutes,
             "versions": versions(),
         }
         write_json_atomic(run, outputs["run"])
@@ -229,19 +224,19 @@ def write_dev_predictions(values: dict[str, np.ndarray], dev_data: dict[str, Tas
             write_csv_atomic(prediction_frame(data, values[task]), outputs[f"{task}_dev"])
 
 
-def _train_epochs(loop: RunLoop, settings, train_data, dev_data, plan_args, steps) -> None:
+def _train_epochs(loop: RunLoop, settings: Experiment, train_data, dev_data, plan_args, steps) -> None:
     """The epochs not done yet: steps, mid-epoch checkpoints, progress lines, dev evaluation, best keeping."""
     model, state, device, precision = loop.model, loop.state, loop.device, loop.precision
-    pair_input = "cross" if settings["pair_mode"] == "cross" else "siamese"
-    progress = loop.progress(sum(steps), settings["batch_size"])
-    for epoch in range(state.epoch + 1, settings["epochs"] + 1):
+    pair_input = "cross" if settings.pair_mode == "cross" else "siamese"
+    progress = loop.progress(sum(steps), settings.batch_size)
+    for epoch in range(state.epoch + 1, settings.epochs + 1):
         t0 = time.perf_counter()
         model.train()
         plan = training_plan(train_data, settings, epoch, plan_args)
         done, losses, before = start_epoch(state, device)
-        progress.start_epoch(epoch, settings["epochs"], len(plan), sum(steps[: epoch - 1]) + done)
+        progress.start_epoch(epoch, settings.epochs, len(plan), sum(steps[: epoch - 1]) + done)
         for step, (task, index) in enumerate(plan[done:], start=done + 1):
-            batch = to_device(train_data[task].batch(index, settings["max_length"], pair_input), device)
+            batch = to_device(train_data[task].batch(index, settings.max_length, pair_input), device)
             losses.append(
                 train_step(model, loop.optimizer, loop.scheduler, task, batch, device, precision, loop.scaler)
             )
@@ -252,21 +247,21 @@ def _train_epochs(loop: RunLoop, settings, train_data, dev_data, plan_args, step
         values: dict[str, np.ndarray] = {}
         scores = evaluate(model, dev_data, settings, device, precision, values)
         row = {"epoch": epoch, "train_loss": train_loss, **scores}
-        if settings.get("train_score"):  # the task metric on the training set (the second study's tables)
+        if settings.train_score:  # the task metric on the training set (the second study's tables)
             train_scores = evaluate(model, train_data, settings, device, precision)
             row.update({f"train_{k}": v for k, v in train_scores.items()})
         seconds = before + time.perf_counter() - t0
         state.train_seconds += seconds
         state.epoch = epoch
         state.history.append({**row, "epoch_seconds": seconds})
-        loop.log(f"epoch {epoch}/{settings['epochs']}: loss {train_loss:.4f} " + json.dumps(scores))
+        loop.log(f"epoch {epoch}/{settings.epochs}: loss {train_loss:.4f} " + json.dumps(scores))
         if scores["overall"] is not None and scores["overall"] > state.best_overall:
             state.best_overall, state.best_epoch = scores["overall"], epoch
             loop.checkpoints.save_best(model, values)
         loop.save()
 
 
-def load_trained(settings: dict, encoder_location: str, weights: str, **load_kwargs) -> MultitaskModel:
+def load_trained(settings: Experiment, encoder_location: str, weights: str, **load_kwargs) -> MultitaskModel:
     """A trained model: the same structure as in training, with the saved weights."""
     model = build_model(settings, encoder_location, **load_kwargs)
     load_model(model, weights)

@@ -26,11 +26,12 @@ from pipeline.model.device import (
     grad_scaler,
     hardware,
 )
+from pipeline.model.embedding import SentenceEmbedder
 from pipeline.model.encoders import load_encoder, load_tokenizer
-from pipeline.model.heads import MultitaskModel
 from pipeline.model.losses import mnrl_loss
 from pipeline.provenance import code_hash, fingerprint, versions
-from pipeline.training.checkpoints import CHECKPOINT_EVERY_STEPS, Checkpoints, start_epoch
+from pipeline.settings import MnrlStage, RunControl
+from pipeline.training.checkpoints import Checkpoints, start_epoch
 from pipeline.training.progress import Attempt
 from pipeline.training.runloop import RunLoop
 
@@ -67,22 +68,24 @@ def positive_pairs(data: dict[str, TaskData], sts_min: float) -> TaskData:
     )
 
 
-def mnrl_embedder(settings: dict, encoder_location: str, load_kwargs: dict | None = None) -> MultitaskModel:
-    """The multitask model without heads: the same sentence embedding fine-tuning will use."""
+def mnrl_embedder(
+    settings: MnrlStage, encoder_location: str, load_kwargs: dict | None = None
+) -> SentenceEmbedder:
+    """The encoder with the stage's pooling: the sentence embedding that fine-tuning's multitask model
+    computes (:class:`pipeline.model.heads.MultitaskModel` extends it), without heads."""
     encoder = load_encoder(encoder_location, **(load_kwargs or {}))
-    no_heads = {"tasks": [], "pair_mode": "sum", "sts_head": "linear", "shared_layer": False}
-    return MultitaskModel(encoder, {**settings, **no_heads, "head_layers": 0, "dropout": 0.0})
+    return SentenceEmbedder(encoder, settings.pooling)
 
 
 EMBED_ROWS_CPU = 8  # sentences per encoder call on CPU: less padding outweighs the smaller matrices
 
 
 def mnrl_step(
-    embedder,
+    embedder: SentenceEmbedder,
     optimizer,
     pairs: TaskData,
     index: torch.Tensor,
-    settings: dict,
+    settings: MnrlStage,
     device,
     precision="fp32",
     scaler=None,
@@ -93,15 +96,15 @@ def mnrl_step(
     sentences = Ragged.concat(pairs.text1.take(rows), pairs.text2.take(rows))
     chunk = len(sentences) if device.type == "cuda" else EMBED_ROWS_CPU
     with autocast(device, precision):
-        both = embed_sentences(embedder, pairs, sentences, settings["max_length"], chunk, device).float()
-        loss = mnrl_loss(both[: len(rows)], both[len(rows) :], settings["scale"])
+        both = embed_sentences(embedder, pairs, sentences, settings.max_length, chunk, device).float()
+        loss = mnrl_loss(both[: len(rows)], both[len(rows) :], settings.scale)
     backward_step(loss, optimizer, scaler)
     optimizer.zero_grad(set_to_none=True)
     return loss.detach()
 
 
 def pretrain(
-    settings: dict,
+    settings: MnrlStage,
     data: dict[str, TaskData],
     encoder_location: str,
     out_dir: str,
@@ -109,63 +112,61 @@ def pretrain(
     device: torch.device,
     log=print,
     load_kwargs: dict | None = None,
-    checkpoint_every_steps: int = CHECKPOINT_EVERY_STEPS,
     *,
-    checkpoint_every_minutes: float = 0.0,
-    log_every_steps: int = 0,
-    resume_other_code: bool = False,
+    control: RunControl,
 ) -> dict:
     """MNRL-train the encoder; write the encoder folder ``out_dir`` (weights, tokenizer, run.json).
-    Checkpoints, lock, progress lines and attempt totals work as in
-    :func:`pipeline.training.finetune.train`."""
+    Checkpoints, lock, progress lines, attempt totals, run.json's ``settings`` and the fingerprint (the
+    plain dict's) work as in :func:`pipeline.training.finetune.train`."""
     attempt = Attempt()
-    precision = choose_precision(settings.get("precision", "auto"), device)
+    plain = settings.to_dict()
+    precision = choose_precision(settings.precision, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    torch.manual_seed(settings["seed"])
+    torch.manual_seed(settings.seed)
     embedder = mnrl_embedder(settings, encoder_location, load_kwargs).to(device).train()
-    pairs = positive_pairs(data, settings["sts_min"])
-    if settings.get("pair_subset"):
-        keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings["seed"]))
-        pairs = pairs.take(keep[: settings["pair_subset"]])
+    pairs = positive_pairs(data, settings.sts_min)
+    if settings.pair_subset:
+        keep = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(settings.seed))
+        pairs = pairs.take(keep[: settings.pair_subset])
     if len(pairs) < 2:
         raise ValueError(f"MNRL needs at least 2 positive pairs, found {len(pairs)}")
-    optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings["lr"], fused=True)
+    optimizer = torch.optim.AdamW(embedder.parameters(), lr=settings.lr, fused=True)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     scaler = grad_scaler(device, precision)
     code = code_hash()
     checkpoints = Checkpoints(
-        checkpoint_dir, fingerprint(settings), code=code, resume_other_code=resume_other_code, log=log
+        checkpoint_dir, fingerprint(plain), code=code, resume_other_code=control.resume_other_code, log=log
     )
     loop = RunLoop(
         embedder, optimizer, scheduler, scaler, checkpoints, device, precision, log,
-        every_steps=checkpoint_every_steps,
-        every_minutes=checkpoint_every_minutes,
-        log_every=log_every_steps,
+        every_steps=control.checkpoint_every_steps,
+        every_minutes=control.checkpoint_every_minutes,
+        log_every=control.log_every_steps,
         attempt=attempt,
     )  # fmt: skip
     with checkpoints:  # the folder's lock, held until the encoder folder is written
         state = loop.start()
-        log(f"MNRL {settings['name']} on {hardware(device)} in {precision}: {len(pairs)} pairs")
+        log(f"MNRL {settings.name} on {hardware(device)} in {precision}: {len(pairs)} pairs")
         _mnrl_epochs(loop, pairs, settings)
         loop.record()
-        _write_encoder(loop, settings, pairs, encoder_location, load_kwargs, out_dir, checkpoint_every_steps)
+        _write_encoder(loop, plain, pairs, encoder_location, load_kwargs, out_dir, control)
         checkpoints.clear()
     return state.history[-1] if state.history else {}
 
 
-def _mnrl_epochs(loop: RunLoop, pairs: TaskData, settings: dict) -> None:
+def _mnrl_epochs(loop: RunLoop, pairs: TaskData, settings: MnrlStage) -> None:
     embedder, state, device = loop.model, loop.state, loop.device
-    batches = [math.ceil(len(pairs) / settings["batch_size"])] * settings["epochs"]
-    progress = loop.progress(sum(batches), settings["batch_size"])
-    for epoch in range(state.epoch + 1, settings["epochs"] + 1):
+    batches = [math.ceil(len(pairs) / settings.batch_size)] * settings.epochs
+    progress = loop.progress(sum(batches), settings.batch_size)
+    for epoch in range(state.epoch + 1, settings.epochs + 1):
         t0 = time.perf_counter()
         order = torch.randperm(
-            len(pairs), generator=torch.Generator().manual_seed(settings["seed"] * 1000 + epoch)
+            len(pairs), generator=torch.Generator().manual_seed(settings.seed * 1000 + epoch)
         )
-        plan = order.split(settings["batch_size"])
+        plan = order.split(settings.batch_size)
         done, losses, before = start_epoch(state, device)
-        progress.start_epoch(epoch, settings["epochs"], len(plan), sum(batches[: epoch - 1]) + done)
+        progress.start_epoch(epoch, settings.epochs, len(plan), sum(batches[: epoch - 1]) + done)
         for step, index in enumerate(plan[done:], start=done + 1):
             if len(index) >= 2:  # a single pair has no in-batch negative
                 losses.append(
@@ -180,14 +181,15 @@ def _mnrl_epochs(loop: RunLoop, pairs: TaskData, settings: dict) -> None:
         mean_loss = float(torch.stack(losses).mean())
         state.epoch, state.train_seconds = epoch, state.train_seconds + seconds
         state.history.append({"epoch": epoch, "mnrl_loss": mean_loss, "epoch_seconds": seconds})
-        loop.log(f"MNRL epoch {epoch}/{settings['epochs']}: loss {mean_loss:.4f} ({len(pairs)} pairs)")
+        loop.log(f"MNRL epoch {epoch}/{settings.epochs}: loss {mean_loss:.4f} ({len(pairs)} pairs)")
         loop.save()
 
 
 def _write_encoder(
-    loop: RunLoop, settings, pairs, encoder_location, load_kwargs, out_dir, every_steps
+    loop: RunLoop, settings: dict, pairs, encoder_location, load_kwargs, out_dir, control: RunControl
 ) -> None:
-    """The MNRL-trained encoder as a folder fine-tuning loads (weights, tokenizer, run.json), atomically."""
+    """The MNRL-trained encoder as a folder fine-tuning loads (weights, tokenizer, run.json with the plain
+    ``settings``), atomically."""
     state = loop.state
     with folder_atomic(out_dir) as tmp:
         loop.model.encoder.save_pretrained(tmp)
@@ -201,7 +203,7 @@ def _write_encoder(
                 "device": str(loop.device),
                 "resumed_after_epoch": state.resumed_from,
                 "resumed_at_step": state.resumed_at_step,
-                "checkpoint_every_steps": every_steps,
+                "checkpoint_every_steps": control.checkpoint_every_steps,
                 "versions": versions(),
             },
             tmp / "run.json",
