@@ -79,7 +79,7 @@ def dumps(data: Mapping) -> str:
         blocks = []
         for kind, entries in kinds.items():
             if isinstance(entries, Mapping) and kind != "zero_shot":
-                blocks.append(f'   {compact(kind)}: {{\n{lines(entries, "    ")}\n   }}')
+                blocks.append(f"   {compact(kind)}: {{\n{lines(entries, '    ')}\n   }}")
             else:
                 blocks.append(f"   {compact(kind)}: {compact(entries)}")
         scales.append(f"  {compact(scale)}: {{\n" + ",\n".join(blocks) + "\n  }")

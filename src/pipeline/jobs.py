@@ -108,14 +108,11 @@ def run_control(config) -> dict:
     :func:`pipeline.training.pretrain.pretrain` that
     config.yaml sets for every run and that never change a result (so they are not rule params, whose
     change would rerun jobs): checkpoint intervals, progress lines, resuming across code versions."""
-    return {
-        "checkpoint_every_steps": int(config.get("checkpoint_every_steps", 0)),
-        "checkpoint_every_minutes": float(config.get("checkpoint_every_minutes", 0.0)),
-        "log_every_steps": int(config.get("log_every_steps", 0)),
-        "resume_other_code": bool(config.get("resume_other_code", False)),
-    }
+    keys = ("checkpoint_every_steps", "checkpoint_every_minutes", "log_every_steps", "resume_other_code")
+    kinds = (int, float, int, bool)  # defaults: the config schema's
+    return {key: kind(config[key]) for key, kind in zip(keys, kinds, strict=True)}
 
 
 def requires_cuda(config) -> bool:
     """Whether the active scale's GPU jobs must find CUDA (``scales.<scale>.require_cuda``)."""
-    return bool(config["scales"][config["scale"]].get("require_cuda", False))
+    return bool(config["scales"][config["scale"]]["require_cuda"])
