@@ -196,7 +196,7 @@ def check_paper(where: str, paper: Any, schema: Mapping) -> None:
         raise ConfigError(f"config: {where}: a paper file is a mapping (paper, experiments, tables, ...)")
     node = schema["$defs"]["paper"]
     try:
-        check_keys(where, paper, node["properties"])
+        check_keys("a paper file", paper, node["properties"])
         _check_sections(paper, schema, node["properties"])
         paper_schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": "#/$defs/paper"}
         check_schema(paper, paper_schema, fill=False, where=where)
@@ -277,20 +277,21 @@ def merge_papers(config: dict, papers: list[tuple[str, Mapping]]) -> dict:
 
 def _filling(validator_class: type) -> type:
     """``validator_class`` that also fills in the schema's ``default`` of every absent property (a deep
-    copy); an object that got one is rewritten in the schema's key order, so that a setting's place in a
-    resolved dict (Snakemake params, run.json) never depends on which keys a file happened to give."""
+    copy). An object whose schema gives defaults is rewritten in the schema's key order, so that a
+    setting's place in a resolved dict (Snakemake params, run.json, fingerprints) never depends on which
+    keys a file happened to give, nor in which order."""
     check_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, props: Mapping, instance: Any, node: Mapping) -> Iterator:
-        if validator.is_type(instance, "object"):
-            missing = [k for k, sub in props.items() if k not in instance and "default" in sub]
-            if missing:
-                given = dict(instance)
-                instance.clear()
-                for key, sub in props.items():
-                    if key in given or key in missing:
-                        instance[key] = given[key] if key in given else copy.deepcopy(sub["default"])
-                instance.update({k: v for k, v in given.items() if k not in instance})
+        if validator.is_type(instance, "object") and any("default" in sub for sub in props.values()):
+            given = dict(instance)
+            instance.clear()
+            for key, sub in props.items():
+                if key in given:
+                    instance[key] = given[key]
+                elif "default" in sub:
+                    instance[key] = copy.deepcopy(sub["default"])
+            instance.update({k: v for k, v in given.items() if k not in instance})
         yield from check_properties(validator, props, instance, node)
 
     return jsonschema.validators.extend(validator_class, {"properties": properties})
