@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from resolved_reference import load_reference, resolved
 
 from pipeline.config import ConfigError, resolve_pretrain, zero_shot_settings
-from pipeline.reporting.claims import read_catalogue, table_value
+from pipeline.reporting.claims import table_value
 from pipeline.workflow.validation import SCHEMA, load_config, prepare_config
-from resolved_reference import load_reference, resolved
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests/data/resolved_1a7c908.json"
