@@ -167,8 +167,9 @@ def _item_keys(schema: Mapping, section: Mapping) -> dict:
 def _check_sections(data: Mapping, schema: Mapping, sections: Mapping) -> None:
     """Unknown keys in every entry of the sections of named entries that ``data`` has."""
     for section, kind in NAMED_SECTIONS.items():
-        if section in sections and isinstance(data.get(section), Mapping):
-            allowed = _item_keys(schema, sections[section])
+        node = _resolve(schema, sections[section]) if section in sections else {}
+        if isinstance(data.get(section), Mapping) and "additionalProperties" in node:
+            allowed = _item_keys(schema, node)
             for name, item in data[section].items():
                 check_keys(f"{kind} {name!r}", item or {}, allowed)
 
