@@ -1,5 +1,6 @@
-"""Shared fixtures: generated data, a tiny random BERT built once per session, its token caches, and a
-helper that resolves experiment settings from config.yaml with modifications."""
+"""Shared fixtures: generated data, a tiny random BERT built once per session, its token caches, the config
+(config.yaml with papers/*.yaml merged in, as the workflow loads it) and a helper that resolves experiment
+settings from it with modifications."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from pipeline.config import deep_merge, resolve_experiment
 from pipeline.settings import Experiment
+from pipeline.workflow.validation import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK_NAMES = ("sst", "para", "sts")
@@ -44,14 +45,14 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def config() -> dict:
-    with open(ROOT / "config.yaml") as fh:
-        return yaml.safe_load(fh)
+    """config.yaml with the papers merged in and the schema's defaults filled (prepare_config)."""
+    return load_config(ROOT)
 
 
 @pytest.fixture(scope="session")
 def make_settings(config):
     """``make_settings(**changes)``: the smoke-scale :class:`pipeline.settings.Experiment` of a plain
-    experiment (config.yaml's ``defaults`` resolved by :func:`pipeline.config.resolve_experiment`), with
+    experiment (the ``defaults`` resolved by :func:`pipeline.config.resolve_experiment`), with
     ``changes`` deep-merged on top of the plain dict (after the scale's rules, so the values given are the
     values used)."""
 

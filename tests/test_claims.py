@@ -1,5 +1,5 @@
 """The claims target: verdict rule on constructed inputs, catalogue checks, table, markdown, figure, and the
-catalogue in config.yaml."""
+catalogue in the paper files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from pipeline.reporting import claims as C
+from pipeline.workflow.validation import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["a", "b", "c", "d", "random"]
@@ -328,15 +328,18 @@ def test_run_values_and_gather():
     assert scores["a"]["dev"]["sst_acc"] == [0.5, 0.5]
 
 
-# -- the catalogue in config.yaml ------------------------------------------------------------------------
+# -- the catalogue in the paper files ---------------------------------------------------------------------
 
 
 def test_config_catalogue_reads_and_cites():
     from pipeline.config import known_models, model_tasks
 
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = load_config(ROOT)
     models = known_models(config)
-    catalogue = C.read_catalogue(config["claims"], models, {m: model_tasks(config, m) for m in models})
+    tables = {**config["tables"], **config["methods_tables"]}
+    catalogue = C.read_catalogue(
+        config["claims"], models, {m: model_tasks(config, m) for m in models}, tables
+    )
     assert C.catalogue_from_config(config) == catalogue
     assert set(C.claim_models(catalogue)) <= set(models)
     papers = {c["paper"] for c in catalogue}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import copy_workflow, planned_jobs, snakemake
+from test_workflow import copy_workflow, edit_yaml, planned_jobs, snakemake
 
 from pipeline.reporting.claims import VERDICTS
 
@@ -24,10 +24,9 @@ CROSS = "methods-para-cross-full"
 @pytest.fixture(scope="module")
 def claims_run(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("claims"))
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config["claims"] = [c for c in config["claims"] if c["id"] in KEPT]
-    config["scales"]["smoke"]["seeds"] = 2
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    for paper in (workdir / "papers").glob("*.yaml"):
+        edit_yaml(paper, lambda p: p.update(claims=[c for c in p.get("claims", []) if c["id"] in KEPT]))
+    edit_yaml(workdir / "config.yaml", lambda c: c["scales"]["smoke"].update(seeds=2))
     snakemake(workdir, "results/claims.md")
     return workdir
 

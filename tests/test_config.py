@@ -1,4 +1,5 @@
-"""config.yaml: every experiment resolves at every scale, paper scale is the paper's, checks catch mistakes."""
+"""The config (config.yaml + papers/*.yaml): every experiment resolves at every scale, paper scale is the
+paper's, checks catch mistakes."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from pipeline.config import (
     resolve_experiment,
     resolve_pretrain,
 )
-from pipeline.workflow.validation import check_config, check_schema, check_unknown_keys
+from pipeline.workflow.validation import check_config, check_schema, check_unknown_keys, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+CONFIG = load_config(ROOT)
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
 
 

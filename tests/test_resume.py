@@ -19,10 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 from inprocess import CPU, LOAD, Stopped, finetune_in, logger, run_control
 from safetensors.torch import load_file
-from test_workflow import SNAKEMAKE, copy_workflow
+from test_workflow import SNAKEMAKE, copy_workflow, edit_yaml
 
 from pipeline.config import resolve_pretrain
 from pipeline.provenance import fingerprint
@@ -76,10 +75,8 @@ def kill_when_logged(workdir: Path, targets: list[str], log: Path, line: str, ev
 
 def workflow_copy(path: Path) -> Path:
     workdir = copy_workflow(path)
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config["pretrains"][PRETRAIN]["epochs"] = 100  # x 0.05 at smoke scale
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return workdir
+    edit_yaml(workdir / "papers/beyond-bert.yaml", lambda p: p["pretrains"][PRETRAIN].update(epochs=100))
+    return workdir  # (100 epochs x 0.05 at smoke scale)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.workflow.validation import load_config
+
 pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +28,17 @@ METRICS = ["sst_acc", "para_acc", "sts_corr", "overall"]
 def copy_workflow(dest: Path) -> Path:
     for name in ("Snakefile", "config.yaml", "environment.yml"):
         shutil.copy(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "workflow", dest / "workflow")
+    for name in ("workflow", "papers"):
+        shutil.copytree(ROOT / name, dest / name)
     return dest
+
+
+def edit_yaml(path: Path, edit) -> None:
+    """``edit`` (a function changing the loaded dict in place) applied to a YAML file, e.g. a copied
+    workflow's config.yaml or one of its papers/*.yaml."""
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def snakemake(
@@ -122,7 +133,7 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
 
 def test_table1_has_every_paper_row_with_finite_numbers(smoke_run):
     table = pd.read_csv(smoke_run / TABLE1)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = load_config(ROOT)
     assert table["row"].tolist() == [row["label"] for row in config["tables"]["table1"]["rows"]]
     trained = table[table["model"] != "zero-shot"]
     for metric in METRICS:
@@ -175,10 +186,8 @@ def test_second_run_has_nothing_to_do(smoke_run):
 
 def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
     experiment = "lora16a32qv-anneal3600-concatembed-35-0.0002lrlinsched-16"
-    config = yaml.safe_load((smoke_run / "config.yaml").read_text())
-    config["experiments"][experiment]["lr"] = 1.0e-5  # x lr_factor stays under the smoke lr_max
-    changed = tmp_path / "changed.yaml"
-    changed.write_text(yaml.safe_dump(config, sort_keys=False))
+    changed = tmp_path / "changed.yaml"  # merged over the paper file's declaration of the experiment
+    changed.write_text(yaml.safe_dump({"experiments": {experiment: {"lr": 1.0e-5}}}))  # x lr_factor < lr_max
     proc = snakemake(smoke_run, TABLE1, *FIGURES, "-n", "--configfile", str(changed))
     jobs = planned_jobs(proc)
     # the experiment, its predictions, the ensemble it belongs to, that ensemble's metrics, the table and the
@@ -195,52 +204,71 @@ def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
     assert re.search(rf"wildcards: experiment={re.escape(experiment)}\n", proc.stdout)
 
 
+BEYOND_BERT = "papers/beyond-bert.yaml"
+
+
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("file", "edit", "message"),
     [
-        (lambda c: c["defaults"].update(learning_rate=0.1), "unknown key 'learning_rate' in defaults"),
         (
-            lambda c: c["experiments"]["full-model-concatembed-60-1e-05"].update(samplng="sqrt"),
-            "unknown key 'samplng' in experiment 'full-model-concatembed-60-1e-05' (did you mean 'sampling'?)",
+            "config.yaml",
+            lambda c: c["defaults"].update(learning_rate=0.1),
+            "unknown key 'learning_rate' in defaults",
         ),
         (
+            BEYOND_BERT,
+            lambda c: c["experiments"]["full-model-concatembed-60-1e-05"].update(samplng="sqrt"),
+            "config: papers/beyond-bert.yaml: unknown key 'samplng' in experiment "
+            "'full-model-concatembed-60-1e-05' (did you mean 'sampling'?)",
+        ),
+        (
+            BEYOND_BERT,
             lambda c: c["tables"]["table1"]["rows"][1].update(model="full-model-nope"),
             "table 'table1' row 2 names unknown model 'full-model-nope'",
         ),
         (
+            BEYOND_BERT,
             lambda c: c["ensembles"]["4-ensemble"]["members"].append("full-modle-10-1e-05"),
             "ensemble '4-ensemble' names unknown experiment 'full-modle-10-1e-05' "
             "(did you mean 'full-model-10-1e-05'?)",
         ),
         (
+            BEYOND_BERT,
             lambda c: c["ensembles"]["4-ensemble"].update(members=["full-model-concatembed-60-1e-05"]),
             "ensemble '4-ensemble' has 1 member; an ensemble needs at least 2",
         ),
         (
+            BEYOND_BERT,
             lambda c: c["experiments"]["full-model-10-1e-05"].update(sampling="roundrobin"),
-            "experiments.full-model-10-1e-05.sampling: 'roundrobin' is not one of",
+            "config: papers/beyond-bert.yaml: experiments.full-model-10-1e-05.sampling: 'roundrobin' is not one of",
         ),
         (
+            BEYOND_BERT,
+            lambda c: c["claims"][0].update(paper_values="table2"),
+            "claim 'bb-final-best-test': paper_values.better.5-ensemble -> table 'table2': it shows the dev split",
+        ),
+        (
+            "config.yaml",
             lambda c: c["defaults"].update(lr=-1.0),
             "defaults.lr: -1.0 is less than or equal to the minimum of 0",
         ),
         (
-            lambda c: c["defaults"]["lora"].update(rank=0),
+            "config.yaml",
+            lambda c: c["defaults"].update(lora={"rank": 0}),
             "defaults.lora.rank: 0 is less than the minimum of 1",
         ),
         (
+            "config.yaml",
             lambda c: c.update(checkpoint_every_steps=-5),
             "checkpoint_every_steps: -5 is less than the minimum",
         ),
     ],
 )
-def test_bad_config_stops_before_any_job(tmp_path, edit, message):
+def test_bad_config_stops_before_any_job(tmp_path, file, edit, message):
     """A real run (not a dry run) of a cheap target: the check must stop it while the DAG is built, in one
     line starting with ``config:``, before a single job has written anything."""
     workdir = copy_workflow(tmp_path)
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
-    edit(config)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    edit_yaml(workdir / file, edit)
     proc = snakemake(workdir, "results/smoke/data/sst-dev.csv", check=False)
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("config: ")]
@@ -251,7 +279,7 @@ def test_bad_config_stops_before_any_job(tmp_path, edit, message):
 def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
     """All Beyond BERT tables at paper scale, planned offline: one training job per distinct experiment."""
     workdir = copy_workflow(tmp_path)
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config = load_config(workdir)
     tables = ["table1", "table2", "appendix_part1"]
     models = {row["model"] for t in tables for row in config["tables"][t]["rows"]}
     experiments = {m for m in models if m in config["experiments"]}
@@ -290,7 +318,7 @@ def test_methods_table_cells_are_the_runs_measurements(smoke_run):
     confusion = "results/tables/methods_paraphrase_confusion.csv"
     snakemake(smoke_run, table5, confusion)
     table = pd.read_csv(smoke_run / table5)
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = load_config(ROOT)
     assert table["row"].tolist() == [r["label"] for r in config["methods_tables"]["methods_table5"]["rows"]]
     for rec in table.itertuples():
         run = yaml.safe_load((smoke_run / f"results/smoke/models/{rec.model}/run.json").read_text())
@@ -381,7 +409,7 @@ def test_paper_dry_run_fetches_the_encoder_once_for_every_job_that_loads_it(tmp_
     edges = set(re.findall(r"^\s*(\d+) -> (\d+)", dag, re.M))
     fetch = [n for n, label in labels.items() if label.startswith("fetch_encoder")]
     assert len(fetch) == 1
-    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config = load_config(workdir)
     rules = {node: label.split("\\n")[0] for node, label in labels.items()}
     experiment_of = {
         node: label.split("experiment: ", 1)[1] for node, label in labels.items() if "experiment: " in label

@@ -1,4 +1,7 @@
-"""Configuration: checking ``config.yaml`` and resolving an experiment's settings at the active scale.
+"""Configuration: resolving an experiment's settings at the active scale, from a prepared config (config.yaml
+with the papers/*.yaml merged in and the schema's defaults filled in by
+:func:`pipeline.workflow.validation.prepare_config`: every key with a default is present, so no code here
+repeats a default).
 
 An experiment's settings are ``defaults`` + its ``preset`` (a named block of shared settings under
 ``presets``, e.g. the second study's training set-up) + the experiment's own keys, then the active
@@ -41,10 +44,10 @@ def seeded(name: str, k: int) -> str:
 
 
 def seed_count(config: Mapping) -> int:
-    """Seeds per compared experiment: ``--config seeds=N``, else the active scale's ``seeds``, else 1."""
-    value = config.get("seeds")
+    """Seeds per compared experiment: ``--config seeds=N``, else the active scale's ``seeds``."""
+    value = config.get("seeds")  # a --config override only: no default
     if value is None:
-        value = config["scales"][config["scale"]].get("seeds", 1)
+        value = config["scales"][config["scale"]]["seeds"]
     try:
         count = int(value)
     except (TypeError, ValueError):
@@ -100,7 +103,12 @@ def scale_settings(config: Mapping) -> dict:
 
 
 def _scaled_epochs(epochs: int, scale: Mapping) -> int:
-    return max(scale.get("min_epochs", 1), round(epochs * scale.get("epoch_factor", 1.0)))
+    return max(scale["min_epochs"], round(epochs * scale["epoch_factor"]))
+
+
+def _scaled_lr(lr: float, scale: Mapping) -> float:
+    lr = lr * scale["lr_factor"]
+    return lr if scale["lr_max"] is None else min(lr, scale["lr_max"])
 
 
 def experiment_settings(config: Mapping, name: str) -> dict:
@@ -110,7 +118,7 @@ def experiment_settings(config: Mapping, name: str) -> dict:
     preset = own.pop("preset", None)
     base = config["defaults"]
     if preset is not None:
-        check_name("preset", preset, config.get("presets") or {}, f"experiment {name!r}")
+        check_name("preset", preset, config["presets"], f"experiment {name!r}")
         base = deep_merge(base, config["presets"][preset] or {})
     return deep_merge(base, own)
 
@@ -122,14 +130,12 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     scale = scale_settings(config)
     settings = experiment_settings(config, name)
     settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
-    if settings.get("steps_per_epoch"):
-        settings["steps_per_epoch"] = max(
-            1, round(settings["steps_per_epoch"] * scale.get("steps_factor", 1.0))
-        )
-    settings["lr"] = min(settings["lr"] * scale.get("lr_factor", 1.0), scale.get("lr_max", float("inf")))
-    settings = deep_merge(settings, scale.get("overrides", {}))
+    if settings["steps_per_epoch"]:
+        settings["steps_per_epoch"] = max(1, round(settings["steps_per_epoch"] * scale["steps_factor"]))
+    settings["lr"] = _scaled_lr(settings["lr"], scale)
+    settings = deep_merge(settings, scale["overrides"])
     settings["encoder"] = scale["encoder"]
-    settings["train_subset"] = {t: scale.get("train_subset", {}).get(t) for t in settings["tasks"]}
+    settings["train_subset"] = {t: scale["train_subset"].get(t) for t in settings["tasks"]}
     settings["scale_name"] = config["scale"]
     settings["name"] = name
     if k:
@@ -143,11 +149,11 @@ def resolve_pretrain(config: Mapping, name: str) -> dict:
     scale = scale_settings(config)
     settings = copy.deepcopy(dict(config["pretrains"][name]))
     settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
-    settings["lr"] = min(settings["lr"] * scale.get("lr_factor", 1.0), scale.get("lr_max", float("inf")))
+    settings["lr"] = _scaled_lr(settings["lr"], scale)
     settings["encoder"] = scale["encoder"]
-    settings["max_length"] = scale.get("overrides", {}).get("max_length", config["defaults"]["max_length"])
-    settings["pair_subset"] = scale.get("pretrain_pairs")
-    settings["precision"] = config["defaults"].get("precision", "auto")
+    settings["max_length"] = scale["overrides"].get("max_length", config["defaults"]["max_length"])
+    settings["pair_subset"] = scale["pretrain_pairs"]
+    settings["precision"] = config["defaults"]["precision"]
     settings["scale_name"] = config["scale"]
     settings["name"] = name
     return settings
@@ -195,15 +201,15 @@ def zero_shot_settings(config: Mapping) -> dict:
     """What the zero-shot row reads: the scale's encoder, pooling and truncation (those of its experiments)
     and how cosines become predictions (:mod:`pipeline.evaluation.zero_shot`)."""
     scale = scale_settings(config)
-    settings = deep_merge(config["defaults"], scale.get("overrides", {}))
+    settings = deep_merge(config["defaults"], scale["overrides"])
     return {
         "encoder": scale["encoder"],
         "pooling": settings["pooling"],
         "max_length": settings["max_length"],
         "eval_batch_size": settings["eval_batch_size"],
-        "precision": settings.get("precision", "auto"),
+        "precision": settings["precision"],
         "tasks": list(ZERO_SHOT_TASKS),
-        "train_subset": {t: scale.get("train_subset", {}).get(t) for t in ZERO_SHOT_TASKS},
+        "train_subset": {t: scale["train_subset"].get(t) for t in ZERO_SHOT_TASKS},
         "sts": "least-squares line of 0-5 similarity on cosine, fitted on train",
         "para": "cosine > the threshold of highest train accuracy",
         "scale_name": config["scale"],

@@ -105,4 +105,4 @@ def _wants_torch(snakemake) -> bool:
 
 def requires_cuda(config) -> bool:
     """Whether the active scale's GPU jobs must find CUDA (``scales.<scale>.require_cuda``)."""
-    return bool(config["scales"][config["scale"]].get("require_cuda", False))
+    return bool(config["scales"][config["scale"]]["require_cuda"])

@@ -1,10 +1,10 @@
 """Claims: every finding of both papers, checked against our runs over seeds.
 
-A *claim* is one finding a paper states, declared in ``config.yaml`` under ``claims:`` (read with
-:func:`read_catalogue`)::
+A *claim* is one finding a paper states, declared in its paper file (``papers/*.yaml``) under ``claims:``
+(read with :func:`read_catalogue`)::
 
     - id: bb-mnrl-sts                       # unique
-      paper: Beyond BERT                    # or: Comparing BERT fine-tuning methods
+      paper: Beyond BERT                    # default: the paper file's `paper`
       section: "5.4"                        # where the paper states it (cite)
       statement: "MNRL ... STS dev correlation increased by ~0.1-0.2"
       metric: sts_corr                      # see METRICS below
@@ -12,10 +12,14 @@ A *claim* is one finding a paper states, declared in ``config.yaml`` under ``cla
       better: full-model-mnrladddata3-anneal3600-60-1e-05-cos      # one model or a list (a group)
       worse: full-model-anneal3600-60-1e-05-cos                    # one model or a list
       direction: 1                          # the sign the paper reports for better - worse: 1, -1 or 0
-      paper_values: {better: 0.517, worse: 0.459, difference: [0.1, 0.2]}
+      paper_values: {better: table2, worse: table2, difference: [0.1, 0.2]}
       # optional: kind (pairwise | factor), combine {better, worse: mean | max | min}, min_effect,
       #           accepts (verdicts consistent with the finding), note, status (declared | not-declared),
       #           needs (for not-declared claims: the experiment that would be needed)
+
+``paper_values`` cite the paper's numbers where a table prints them: a table name (both sides), or per side
+a table name (every model of the side, its cell for the claim's metric: :func:`table_value`) or
+``{model: table}``; a number only where no table holds it (``difference``: a difference the text states).
 
 ``better`` is the side the finding is about (the method the paper favours, or the treatment), ``worse`` the
 reference; ``direction`` is the sign the paper reports for ``better - worse`` (1: higher, -1: lower, e.g. a

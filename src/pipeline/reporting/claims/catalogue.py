@@ -83,13 +83,17 @@ def read_catalogue(
     entries: Sequence[Mapping[str, Any]],
     models: Sequence[str] | Mapping[str, Any],
     model_tasks: Mapping[str, Sequence[str]] | None = None,
+    tables: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Check and normalise the ``claims:`` list of config.yaml.
+    """Check and normalise the ``claims:`` lists of the paper files (papers/*.yaml, merged).
 
     ``models``: the names a claim may compare (experiments, ensembles, builtin models); ``model_tasks``:
-    each model's tasks (needed for ``score``/``train_score``/``gap``, which take the model's single task).
-    Returns one dict per claim with every optional key filled in and ``metrics``: ``{model: metric}``
-    (the metric each model is scored on). Raises :class:`ClaimError` naming the claim id and the key.
+    each model's tasks (needed for ``score``/``train_score``/``gap``, which take the model's single task);
+    ``tables``: the tables a ``paper_values`` side may cite (``tables`` and ``methods_tables`` of the
+    config; a methods table is one with a ``kind``), see :func:`table_value`.
+    Returns one dict per claim with every optional key filled in, ``metrics``: ``{model: metric}`` (the
+    metric each model is scored on) and ``paper_values`` with each cited cell read as its number. Raises
+    :class:`ClaimError` naming the claim id and the key (or the cited table and model).
     """
     if not isinstance(entries, Sequence) or isinstance(entries, str):
         raise ClaimError("claims: must be a list of claims")
@@ -172,17 +176,20 @@ def read_catalogue(
             else:
                 metrics[model] = metric
         claim["metrics"] = metrics
-        claim["paper_values"] = _paper_values(claim, cid)
+        claim["paper_values"] = _paper_values(claim, cid, tables or {})
         out.append(claim)
     return out
 
 
 def catalogue_from_config(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The checked ``claims:`` list of a loaded config.yaml (empty when it has none): every name must be a
-    declared experiment, ensemble or builtin model (for the DAG build, e.g. from ``common.smk``)."""
+    """The checked ``claims:`` list of a prepared config (the papers' claims; empty when it has none): every
+    name must be a declared experiment, ensemble or builtin model, every cited table cell must exist (for the
+    DAG build, e.g. from ``common.smk``)."""
 
     models = known_models(config)
-    return read_catalogue(config.get("claims") or [], models, {m: model_tasks(config, m) for m in models})
+    tables = {**config.get("tables", {}), **config.get("methods_tables", {})}
+    tasks = {m: model_tasks(config, m) for m in models}
+    return read_catalogue(config.get("claims") or [], models, tasks, tables)
 
 
 def claim_models(claims: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -190,10 +197,15 @@ def claim_models(claims: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(m for c in claims for m in c["metrics"]))
 
 
-def _paper_values(claim: Mapping, cid: str) -> dict[str, Any]:
+def _paper_values(claim: Mapping, cid: str, tables: Mapping[str, Mapping]) -> dict[str, Any]:
+    """The paper's numbers of a claim: a table name (both sides read from it), or per side a table name
+    (every model of the side read from that table), ``{model: table name or number}``, or one number for a
+    one-model side; ``difference`` a number or ``[low, high]`` that the text states."""
     raw = claim.get("paper_values") or {}
+    if isinstance(raw, str) and raw in tables:
+        raw = {"better": raw, "worse": raw}
     if not isinstance(raw, Mapping):
-        raise ClaimError(f"claims: claim {cid!r}: 'paper_values' must be a mapping")
+        raise ClaimError(f"claims: claim {cid!r}: 'paper_values' must be a declared table or a mapping")
     unknown = sorted(set(raw) - {"better", "worse", "difference"})
     if unknown:
         raise ClaimError(f"claims: claim {cid!r}: unknown key paper_values.{unknown[0]}")
@@ -202,6 +214,8 @@ def _paper_values(claim: Mapping, cid: str) -> dict[str, Any]:
         if side not in raw:
             continue
         given = raw[side]
+        if isinstance(given, str) and given in tables:
+            given = dict.fromkeys(claim[side], given)
         if isinstance(given, Mapping):
             extra = sorted(set(given) - set(claim[side]))
             if extra:
@@ -209,14 +223,16 @@ def _paper_values(claim: Mapping, cid: str) -> dict[str, Any]:
                     f"claims: claim {cid!r}: paper_values.{side} names {extra[0]!r}, not on that side"
                 )
             values[side] = {
-                m: _paper_number(v, claim["metric"], cid, f"{side}.{m}") for m, v in given.items()
+                m: _paper_value(claim, m, v, f"{side}.{m}", cid, tables) for m, v in given.items()
             }
         else:
             if len(claim[side]) != 1:
                 raise ClaimError(
-                    f"claims: claim {cid!r}: paper_values.{side} of a group must map each model to its value"
+                    f"claims: claim {cid!r}: paper_values.{side} of a group must be a table or map each "
+                    "model to its value"
                 )
-            values[side] = {claim[side][0]: _paper_number(given, claim["metric"], cid, side)}
+            model = claim[side][0]
+            values[side] = {model: _paper_value(claim, model, given, side, cid, tables)}
     if "difference" in raw:
         diff = raw["difference"]
         pair = diff if isinstance(diff, list) else [diff, diff]
@@ -224,6 +240,74 @@ def _paper_values(claim: Mapping, cid: str) -> dict[str, Any]:
             raise ClaimError(f"claims: claim {cid!r}: paper_values.difference is a number or [low, high]")
         values["difference"] = [_paper_number(v, "score", cid, "difference") for v in pair]
     return values
+
+
+def _paper_value(claim: Mapping, model: str, given: Any, key: str, cid: str, tables: Mapping) -> float:
+    """A side's value for one model: the cell of the named table, or the number (or duration) given."""
+    metric = claim["metrics"][model]
+    if isinstance(given, str) and given in tables:
+        try:
+            value = table_value(tables[given], model, metric, claim["split"])
+        except LookupError as err:
+            raise ClaimError(f"claims: claim {cid!r}: paper_values.{key} -> table {given!r}: {err}") from None
+        return _paper_number(value, metric, cid, key)
+    if isinstance(given, str) and metric not in COST_METRICS:
+        raise ClaimError(
+            f"claims: claim {cid!r}: paper_values.{key}: {given!r} is not a declared table"
+            f" (known: {', '.join(sorted(tables)) or 'none'})"
+        )
+    return _paper_number(given, metric, cid, key)
+
+
+#: the methods-table columns that hold a score: the first of them that a table has is read
+_SCORE_COLUMNS = {"dev": ("dev", "final_dev"), "test": ("test",), "train": ("train", "final_train")}
+
+
+def table_value(table: Mapping[str, Any], model: str, metric: str, split: str) -> float | str:
+    """The paper's value of ``model`` for claim metric ``metric`` (one model's, e.g. ``gap_sts_corr``, not
+    ``gap``) in a declared table: a Beyond BERT table's row of that model, column ``metric``; a methods
+    table's row of that model and the metric's task, column ``dev`` / ``final_dev`` (``test`` for the test
+    split) for the score, ``train`` / ``final_train`` for ``train_<m>``, train - dev (rounded to 10
+    decimals, the float noise of a difference) for ``gap_<m>``, ``time_s`` / ``memory_gib`` as printed.
+    The table's split must be the claim's. Raises :class:`LookupError` saying which row or cell is missing."""
+    if table.get("split") != split:
+        raise LookupError(f"it shows the {table.get('split')} split, the claim compares {split}")
+    if "kind" not in table:
+        rows = [r for r in table["rows"] if r["model"] == model]
+        if not rows:
+            raise LookupError(f"no row of model {model!r}")
+        paper = rows[0].get("paper") or {}
+        if metric not in paper:
+            raise LookupError(f"the row of model {model!r} has no paper value of {metric!r}")
+        return paper[metric]
+    if table["kind"] != "scores":
+        raise LookupError(f"a {table['kind']} table holds no scores")
+    part, base = split, metric
+    for prefix in ("train_", "gap_"):
+        if metric.startswith(prefix):
+            part, base = prefix[:-1], metric[len(prefix) :]
+    task = next((t for t, m in TASK_METRICS.items() if m == base), None)
+    if task is None and metric not in ("time_s", "memory_gib"):
+        raise LookupError(f"no column holds {metric!r}")
+    rows = [r for r in table["rows"] if r["model"] == model and task in (None, r["task"])]
+    where = f"model {model!r}" + (f", task {task!r}" if task else "")
+    if not rows:
+        raise LookupError(f"no row of {where}")
+
+    def cell(names: Sequence[str]) -> Any:
+        column = next((c for c in names if c in table.get("columns", [])), None)
+        values = {repr((r.get("paper") or {}).get(column)) for r in rows}
+        if column is None or repr(None) in values:
+            raise LookupError(f"the row of {where} has no paper value of {' or '.join(names)}")
+        if len(values) > 1:
+            raise LookupError(f"the rows of {where} differ in {column}: {sorted(values)}")
+        return rows[0]["paper"][column]
+
+    if task is None:
+        return cell((metric,))
+    if part == "gap":
+        return round(float(cell(_SCORE_COLUMNS["train"])) - float(cell(_SCORE_COLUMNS[split])), 10)
+    return cell(_SCORE_COLUMNS[part])
 
 
 def paper_difference(claim: Mapping) -> tuple[float, float, float]:

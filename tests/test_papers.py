@@ -1,0 +1,292 @@
+"""A paper is a file: papers/*.yaml merged into the config by prepare_config (duplicates and unknown keys
+stop, defaults come from the schema, table labels default to the model name, claims cite table cells), and
+everything the split could have changed resolves exactly as before it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from resolved_reference import load_reference, resolved
+
+from pipeline.config import ConfigError, resolve_pretrain, zero_shot_settings
+from pipeline.reporting.claims import table_value
+from pipeline.workflow.validation import SCHEMA, load_config, prepare_config
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "tests/data/resolved_1a7c908.json"
+PAPER_SECTIONS = {"presets", "pretrains", "experiments", "variations", "ensembles", "tables"}
+PAPER_SECTIONS |= {"methods_tables", "figures", "claims"}
+#: experiments declared after 1a7c908: the centre of Beyond BERT 5.3's MNRL sweep (stage mnrl3, which
+#: nothing used before), among the variations
+ADDED = {"full-model-mnrl3-anneal3600-60-1e-05-cos"}
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return load_config(ROOT)
+
+
+def test_every_resolved_setting_is_that_of_1a7c908(config):
+    """tests/data/resolved_1a7c908.json was written by ``python tests/resolved_reference.py`` at commit
+    1a7c908, when config.yaml still held both studies: every experiment, MNRL stage, ensemble (and seed),
+    the zero-shot row and the random baseline at the smoke, quick and paper scales, the claims catalogue
+    (the claims rule's params, paper values included) and the table and figure entries (the table and figure
+    rules' params). They are Snakemake params, run.json contents and checkpoint fingerprints: compared as
+    JSON text, so a changed value, type (1 vs 1.0) or key order fails (any of them would rerun the jobs)."""
+    reference = load_reference(REFERENCE)
+    now = resolved(config)
+    for scale, kinds in reference["scales"].items():
+        for kind, entries in kinds.items():
+            current = now["scales"][scale][kind]
+            if kind in ("zero_shot", "seed_count"):
+                assert json.dumps(current) == json.dumps(entries), (scale, kind)
+                continue
+            assert set(current) - set(entries) <= ADDED and set(entries) <= set(current), (scale, kind)
+            for name, settings in entries.items():
+                assert json.dumps(current[name]) == json.dumps(settings), (scale, kind, name)
+    for key in ("claims", "tables", "methods_tables", "figures"):
+        assert json.dumps(now[key]) == json.dumps(reference[key]), key
+    assert {m: now["model_tasks"][m] for m in reference["model_tasks"]} == reference["model_tasks"]
+
+
+def test_config_yaml_is_what_a_user_sets():
+    text = (ROOT / "config.yaml").read_text()
+    assert len(text.splitlines()) < 400
+    declared = set(yaml.safe_load(text))
+    assert not declared & PAPER_SECTIONS - {"presets"}, "studies live in papers/*.yaml"
+
+
+def paper_files() -> dict[str, dict]:
+    return {p.name: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "papers").glob("*.yaml"))}
+
+
+def test_claims_hold_no_number_that_a_table_cell_holds(config):
+    """A paper's number is written once: a claim cites the table that prints it. Numbers stay in a claim
+    only where no table holds them (a difference the text states, a value no table prints)."""
+    tables = {**config["tables"], **config["methods_tables"]}
+    checked = 0
+    for name, paper in paper_files().items():
+        for claim in paper.get("claims") or []:
+            raw = claim.get("paper_values") or {}
+            raw = {"better": raw, "worse": raw} if isinstance(raw, str) else raw
+            sides = {s: raw[s] for s in ("better", "worse") if s in raw}
+            for side, given in sides.items():
+                models = [claim[side]] if isinstance(claim[side], str) else claim[side]
+                values = given if isinstance(given, dict) else dict.fromkeys(models, given)
+                for model, value in values.items():
+                    if isinstance(value, str) and value in tables:
+                        checked += 1
+                        continue
+                    holders = [t for t, table in tables.items() if _holds(table, model, claim)]
+                    assert not holders, (
+                        f"{name}: claim {claim['id']}: {side}.{model} = {value}: cite {holders}"
+                    )
+    before = load_reference(REFERENCE)["claims"]  # every number the claims wrote out at 1a7c908 is cited
+    assert checked == sum(len(c["paper_values"].get(s, {})) for c in before for s in ("better", "worse"))
+
+
+def _holds(table: dict, model: str, claim: dict) -> bool:
+    metric = claim["metric"]
+    if metric in ("score", "train_score", "gap"):
+        return any(r["model"] == model for r in table.get("rows") or [])
+    try:
+        table_value(table, model, metric, claim["split"])
+    except LookupError:
+        return False
+    return True
+
+
+def test_every_claim_cites_numbers_it_resolves_to(config):
+    """The citations resolve (through prepare_config's catalogue check) to the numbers the claims used to
+    write out (the reference's catalogue); e.g. a gap is the cited row's train - dev."""
+    claims = {c["id"]: c for c in load_reference(REFERENCE)["claims"]}
+    assert claims["cs-cross-overfit-sts"]["paper_values"]["better"] == {"methods-sts-cross-full": 0.1139}
+    assert claims["bb-final-best-test"]["paper_values"]["worse"]["4-ensemble"] == 0.711
+    methods = config["methods_tables"]
+    assert table_value(methods["methods_table4"], "methods-multi-sst-sts-para", "gap_sst_acc", "dev") == 0.497
+    assert table_value(methods["methods_table2"], "methods-sst-lora", "time_s", "dev") == "17m 32s"
+    with pytest.raises(LookupError, match="it shows the test split, the claim compares dev"):
+        table_value(methods["methods_test_scores"], "methods-sst-full-wd0.1", "sst_acc", "dev")
+
+
+# -- the loader on small paper files ---------------------------------------------------------------------
+
+STUDY_A = {
+    "paper": "Study A",
+    "pretrains": {"mnrl-a": {"epochs": 2}},
+    "experiments": {"a-full": {"tasks": ["sst"]}, "a-last": {"tasks": ["sst"], "tuning": "last-layer"}},
+    "tables": {
+        "a_table": {
+            "split": "dev",
+            "caption": "A.",
+            "rows": [{"model": "a-full", "paper": {"sst_acc": 0.5}}, {"label": "last", "model": "a-last"}],
+        }
+    },
+    "claims": [
+        {
+            "id": "a-full-beats-last",
+            "section": "1",
+            "statement": "Full beats last.",
+            "metric": "sst_acc",
+            "split": "dev",
+            "better": "a-full",
+            "worse": "a-last",
+            "direction": 1,
+            "paper_values": {"better": "a_table"},
+        }
+    ],
+}
+
+
+def make_root(tmp_path: Path, *papers: dict, config: dict | None = None) -> Path:
+    """A workflow root with the schema, config.yaml (or ``config``) and the given paper files."""
+    (tmp_path / SCHEMA).parent.mkdir(parents=True)
+    shutil.copy(ROOT / SCHEMA, tmp_path / SCHEMA)
+    text = (ROOT / "config.yaml").read_text() if config is None else yaml.safe_dump(config)
+    (tmp_path / "config.yaml").write_text(text)
+    (tmp_path / "papers").mkdir()
+    for letter, paper in zip("abcdefgh", papers, strict=False):
+        (tmp_path / "papers" / f"{letter}.yaml").write_text(yaml.safe_dump(paper, sort_keys=False))
+    return tmp_path
+
+
+def study(**changes) -> dict:
+    paper = copy.deepcopy(STUDY_A)
+    paper.update(changes)
+    return paper
+
+
+def test_a_study_is_a_file(tmp_path):
+    config = load_config(make_root(tmp_path, STUDY_A))
+    assert list(config["experiments"]) == ["a-full", "a-last"] and config["variations"] == []
+    (claim,) = config["claims"]
+    assert claim["paper"] == "Study A" and list(claim)[:2] == ["id", "paper"]
+    assert config["tables"]["a_table"]["paper"] == "Study A"
+
+
+def test_a_name_declared_in_two_papers_stops(tmp_path):
+    other = study(paper="Study B", tables={}, claims=[], pretrains={}, experiments={"a-last": {}})
+    with pytest.raises(ConfigError) as info:
+        load_config(make_root(tmp_path, STUDY_A, other))
+    message = str(info.value)
+    assert "papers/b.yaml: experiment 'a-last' is also declared in papers/a.yaml" in message
+
+
+def test_a_variation_is_an_experiment_and_a_name_once(tmp_path):
+    config = load_config(make_root(tmp_path, study(variations={"a-lr": {"tasks": ["sst"], "lr": 2.0e-5}})))
+    assert config["variations"] == ["a-lr"] and config["experiments"]["a-lr"]["lr"] == 2.0e-5
+    with pytest.raises(ConfigError, match="experiment 'a-full' is also declared in papers/a.yaml"):
+        load_config(make_root(tmp_path / "twice", study(variations={"a-full": {}})))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"experiment": {}}, "unknown key 'experiment' in a paper file (did you mean 'experiments'?)"),
+        ({"scales": {}}, "unknown key 'scales'"),
+        ({"experiments": {"a-full": {"samplng": "sqrt"}}}, "(did you mean 'sampling'?)"),
+        (
+            {"pretrains": {"mnrl-a": {"epochs": 2, "scael": 10}}},
+            "in pretrain 'mnrl-a' (did you mean 'scale'?)",
+        ),
+        (
+            {"experiments": {"a-full": {"sampling": "roundrobin"}}},
+            "experiments.a-full.sampling: 'roundrobin'",
+        ),
+        ({"paper": 3}, "papers/a.yaml: paper: 3 is not of type 'string'"),
+    ],
+)
+def test_a_key_a_paper_file_does_not_allow_stops_naming_the_file(tmp_path, changes, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(make_root(tmp_path, study(**changes)))
+    assert str(info.value).startswith("config: papers/a.yaml: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_defaults_come_from_the_schema(tmp_path):
+    """config.yaml's `defaults: {}`, a stage with only its epochs and a scale with only an encoder and data
+    are filled from the schema's defaults, in the schema's key order."""
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    del base["log_every_steps"], base["resume_other_code"]
+    config = load_config(make_root(tmp_path, STUDY_A, config=base), scale="paper")
+    assert config["log_every_steps"] == 0 and config["resume_other_code"] is False
+    schema = yaml.safe_load((ROOT / SCHEMA).read_text())
+    defaults = schema["$defs"]["defaults"]["allOf"][1]["properties"]
+    assert list(config["defaults"]) == list(defaults)
+    assert config["defaults"]["precision"] == "auto" and config["defaults"]["lr"] == 1.0e-5
+    stage = config["pretrains"]["mnrl-a"]
+    assert list(stage) == list(schema["$defs"]["pretrain"]["properties"])
+    assert stage["scale"] == 20.0 and stage["sources"] == ["para"] and stage["epochs"] == 2
+    paper = config["scales"]["paper"]
+    assert (paper["epoch_factor"], paper["min_epochs"], paper["steps_factor"]) == (1.0, 1, 1.0)
+    assert (paper["lr_factor"], paper["lr_max"], paper["train_subset"]) == (1.0, None, {})
+    assert (
+        resolve_pretrain(config, "mnrl-a")["precision"] == zero_shot_settings(config)["precision"] == "auto"
+    )
+
+
+def test_a_default_set_in_config_yaml_wins(tmp_path):
+    base = yaml.safe_load((ROOT / "config.yaml").read_text())
+    base["defaults"] = {"precision": "fp32", "tasks": ["sst"]}
+    config = load_config(make_root(tmp_path, STUDY_A, config=base))
+    assert config["defaults"]["precision"] == "fp32" and list(config["defaults"])[0] == "tasks"
+
+
+def test_a_row_label_defaults_to_its_model_name(tmp_path):
+    config = load_config(make_root(tmp_path, STUDY_A))
+    rows = config["tables"]["a_table"]["rows"]
+    assert rows[0] == {"label": "a-full", "model": "a-full", "paper": {"sst_acc": 0.5}}
+    assert rows[1]["label"] == "last"
+    assert list(rows[0]) == ["label", "model", "paper"]
+
+
+@pytest.mark.parametrize(
+    ("paper_values", "message"),
+    [
+        (
+            {"worse": "a_table"},
+            "paper_values.worse.a-last -> table 'a_table': the row of model 'a-last' has no paper value of 'sst_acc'",
+        ),
+        ({"better": "b_table"}, "paper_values.better: 'b_table' is not a declared table"),
+        ("a_table", "paper_values.worse.a-last -> table 'a_table'"),
+        ({"better": {"a-full": "a_table", "a-last": "a_table"}}, "names 'a-last', not on that side"),
+    ],
+)
+def test_a_claim_citing_a_missing_cell_stops_naming_claim_and_reference(tmp_path, paper_values, message):
+    paper = study()
+    paper["claims"][0]["paper_values"] = paper_values
+    with pytest.raises(ConfigError) as info:
+        load_config(make_root(tmp_path, paper))
+    assert "claim 'a-full-beats-last'" in str(info.value) and message in str(info.value)
+
+
+def test_a_claim_citing_a_row_that_is_not_there(tmp_path):
+    paper = study()
+    paper["claims"][0]["worse"] = "a-other"
+    paper["experiments"]["a-other"] = {"tasks": ["sst"]}
+    paper["claims"][0]["paper_values"] = {"worse": "a_table"}
+    with pytest.raises(ConfigError, match=re.escape("-> table 'a_table': no row of model 'a-other'")):
+        load_config(make_root(tmp_path, paper))
+
+
+def test_the_config_can_change_or_add_paper_entries_and_loading_twice_changes_nothing(tmp_path):
+    """A --configfile that carries `experiments` (e.g. a one-off experiment, or one key changed) is merged
+    over the papers' declarations; preparing an already prepared config gives the same config."""
+    root = make_root(tmp_path, STUDY_A)
+    extra = {"experiments": {"a-full": {"lr": 3.0e-5}, "a-new": {"tasks": ["sts", "sst"]}}}
+    config = load_config(root, **extra)
+    assert config["experiments"]["a-full"] == {"tasks": ["sst"], "lr": 3.0e-5}
+    assert config["experiments"]["a-new"] == {"tasks": ["sts", "sst"]}
+    again = prepare_config(copy.deepcopy(config), root)
+    assert json.dumps(again) == json.dumps(config)
+
+
+def test_the_command_line_still_sets_config_yaml_keys(tmp_path):
+    config = load_config(make_root(tmp_path, STUDY_A), scale="smoke", checkpoint_every_steps=50)
+    assert config["scale"] == "smoke" and config["checkpoint_every_steps"] == 50
