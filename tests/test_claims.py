@@ -389,7 +389,10 @@ def test_markdown_states_rule_and_figure_written(tmp_path):
     for verdict in C.VOCABULARY:
         assert f"`{verdict}`" in text  # each word with its rule, above the table
     assert "| 5.4 | gain | a beats b | sst_acc | +0.070 |" in text
-    assert "2 findings: 1 holds, 1 untestable at this scale. Holm over the 1 findings" in text
+    assert (
+        "2 findings: 1 holds, 1 untestable at this scale. Holm over the 1 finding with a p-value: 1 of 1 decided"
+        in text
+    )
     assert text.index("## P") > text.index("How to read a verdict")
     assert "Runs that did not learn" in text and "- `b`: sst dev ..." in text
     C.write_claims(frame, tmp_path / "claims.csv", tmp_path / "claims.md", scale="smoke")

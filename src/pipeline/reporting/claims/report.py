@@ -168,8 +168,8 @@ def summary(frame: pd.DataFrame, alpha: float = 0.05) -> str:
     tested = int(frame["p"].notna().sum())
     survive = int((decided["p_holm"] < alpha).sum())
     return (
-        f"{len(frame)} findings: {text}. Holm over the {tested} findings with a p-value: {survive} of "
-        f"{len(decided)} decided verdicts survive at {alpha:g}."
+        f"{len(frame)} findings: {text}. Holm over the {tested} finding{'s' * (tested != 1)} with a "
+        f"p-value: {survive} of {len(decided)} decided verdicts survive at {alpha:g}."
     )
 
 
