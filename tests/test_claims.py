@@ -49,7 +49,7 @@ def seeds(mean, std, n, seed):
     return list(mean + std * rng.standard_normal(n))
 
 
-# -- the verdict rule -------------------------------------------------------------------------------------
+# -- the verdict rule (statistical properties: test_verdict.py) ------------------------------------------
 
 
 def test_clear_gain_holds():
@@ -57,7 +57,7 @@ def test_clear_gain_holds():
     assert c.verdict == "holds"
     assert c.low > 0 and c.high > c.low
     assert c.difference == pytest.approx(0.07, abs=0.01)
-    assert c.rule.startswith("Welch")
+    assert c.rule.startswith("paired t interval") and c.n == 5
 
 
 def test_clear_loss_reversed():
@@ -71,54 +71,106 @@ def test_claimed_decrease_holds_when_lower():
     assert C.compare([2.0, 2.1, 1.9], [1.0, 1.1, 0.9], direction=-1).verdict == "reversed"
 
 
-def test_pure_noise_within_noise():
-    # both sides drawn from one distribution: the interval covers 0 for (nearly) every draw
-    verdicts = [
-        C.compare(seeds(0.5, 0.02, 5, 2 * k), seeds(0.5, 0.02, 5, 2 * k + 1), direction=1).verdict
-        for k in range(40)
-    ]
-    assert verdicts.count("within noise") >= 34  # 95% intervals: about 2 of 40 expected outside
-    assert C.compare(seeds(0.5, 0.02, 5, 0), seeds(0.5, 0.02, 5, 1)).verdict == "within noise"
-
-
-def test_welch_interval_matches_scipy():
+def test_paired_interval_matches_scipy():
     from scipy import stats
 
-    a, b = [0.50, 0.52, 0.51, 0.55], [0.47, 0.49, 0.44]
+    a, b = [0.50, 0.52, 0.51, 0.55], [0.47, 0.49, 0.44, 0.50]
     c = C.compare(a, b)
-    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    test = stats.ttest_rel(a, b)
+    ci = test.confidence_interval(0.95)
     assert (c.low, c.high) == pytest.approx((ci.low, ci.high))
-    assert c.std_better == pytest.approx(np.std(a, ddof=1))
+    assert c.p == pytest.approx(test.pvalue)
+    assert c.differences == pytest.approx(np.subtract(a, b))
+    assert c.sd == pytest.approx(np.std(np.subtract(a, b), ddof=1))
 
 
-def test_single_seed_needs_min_effect():
+def test_pairing_is_tighter_than_unpaired_when_seeds_share_noise():
+    # seed k moves both sides alike (shared subset, initialisation, batch order): pairing removes it
+    shared = np.array([0.00, 0.04, -0.03, 0.02, -0.01])
+    a, b = 0.52 + shared + [0.001, -0.002, 0.0, 0.002, -0.001], 0.50 + shared
+    c = C.compare(a, b)
+    assert c.verdict == "holds" and c.high - c.low < 0.01
+
+
+def test_single_seed_needs_seeds():
     small = C.compare([0.52], [0.50], direction=1)
-    assert small.verdict == "within noise" and math.isnan(small.low)
-    assert small.rule.startswith("single seed")
-    assert C.compare([0.56], [0.50], direction=1).verdict == "holds"
-    assert C.compare([0.46], [0.50], direction=1).verdict == "reversed"
-    assert C.compare([0.56], [0.50], direction=1, min_effect=0.1).verdict == "within noise"
+    assert small.verdict == "needs seeds" and math.isnan(small.low) and math.isnan(small.p)
+    assert small.difference == pytest.approx(0.02)
+    assert C.compare([0.80], [0.10], direction=1).verdict == "needs seeds"  # however large
 
 
-def test_one_side_single_seed_uses_other_spread():
-    c = C.compare([0.60], [0.50, 0.51, 0.49, 0.50], direction=1)
-    assert c.rule.startswith("one side single seed") and c.verdict == "holds"
-    noisy = C.compare([0.52], [0.45, 0.55, 0.50, 0.48], direction=1)
-    assert noisy.verdict == "within noise"
+def test_documented_constant_side_example():
+    """The rule text's example: [0.60, 0.62, 0.61] against the random baseline's single 0.58 is a
+    one-sample t interval of the differences [0.02, 0.04, 0.03] (not a zero-variance second side)."""
+    from scipy import stats
+
+    c = C.compare([0.60, 0.62, 0.61], [0.58])
+    one = stats.ttest_1samp([0.02, 0.04, 0.03], 0.0)
+    ci = one.confidence_interval(0.95)
+    assert c.n == 3 and c.worse == (0.58,)
+    assert c.differences == pytest.approx((0.02, 0.04, 0.03))
+    assert (c.low, c.high) == pytest.approx((ci.low, ci.high))  # 0.030 +- 4.303 * 0.01 / sqrt(3)
+    assert c.low == pytest.approx(0.03 - stats.t.ppf(0.975, 2) * 0.01 / math.sqrt(3))
+    assert c.p == pytest.approx(one.pvalue)
+    assert c.verdict == "holds" and c.rule.startswith("one-sample t interval")
+    assert C.compare([0.58], [0.60, 0.62, 0.61]).verdict == "reversed"  # either side may be the constant
 
 
-def test_no_spread_falls_back_to_min_effect():
-    assert C.compare([0.5, 0.5], [0.49, 0.49]).verdict == "within noise"
-    assert C.compare([0.6, 0.6], [0.5, 0.5]).verdict == "holds"
+def test_unpaired_seed_counts_rejected():
+    with pytest.raises(ValueError, match="unpaired"):
+        C.compare([0.5, 0.6], [0.5, 0.6, 0.7])
 
 
 def test_about_the_same_claims():
     same = C.compare(seeds(0.50, 0.002, 6, 3), seeds(0.50, 0.002, 6, 4), direction=0)
-    assert same.verdict == "holds"
+    assert same.verdict == "same" and same.test == "equivalence"
     apart = C.compare(seeds(0.60, 0.002, 6, 3), seeds(0.50, 0.002, 6, 4), direction=0)
-    assert apart.verdict == "reversed"
-    assert C.compare([0.51], [0.50], direction=0).verdict == "within noise"  # one run cannot show equality
-    assert C.compare([0.60], [0.50], direction=0).verdict == "reversed"
+    assert apart.verdict == "differs"
+    wide = C.compare(seeds(0.50, 0.05, 3, 3), seeds(0.50, 0.05, 3, 4), direction=0)
+    assert wide.verdict == "inconclusive"
+    assert C.compare([0.51], [0.50], direction=0).verdict == "needs seeds"
+
+
+def test_equivalence_p_is_the_larger_of_the_tests_against_both_margins():
+    from scipy import stats
+
+    a, b = [0.50, 0.51, 0.50, 0.52], [0.50, 0.50, 0.51, 0.50]
+    c = C.compare(a, b, direction=0, min_effect=0.03)
+    p = max(stats.ttest_rel(np.subtract(a, m), b).pvalue for m in (-0.03, 0.03))
+    assert c.p == pytest.approx(p) and (c.p < 0.05) == (c.verdict in ("same", "differs"))
+
+
+def test_non_inferiority():
+    # "more epochs, without negative impact on SST": holds when not worse by the margin (0.03)
+    slightly = C.compare([0.50, 0.51, 0.49, 0.50], [0.51, 0.51, 0.50, 0.51], test="non-inferiority")
+    assert slightly.difference < 0 and slightly.verdict == "holds"
+    assert slightly.p < 0.05 and slightly.reference == (-0.03,)
+    worse = C.compare([0.40, 0.41, 0.39, 0.40], [0.51, 0.51, 0.50, 0.51], test="non-inferiority")
+    assert worse.verdict == "reversed"
+    noisy = C.compare([0.45, 0.55, 0.40, 0.52], [0.51, 0.51, 0.50, 0.51], test="non-inferiority")
+    assert noisy.verdict == "inconclusive"
+    # direction -1 (a cost that should not grow): not more than m above
+    assert (
+        C.compare([1.0, 1.01, 1.0], [1.0, 1.0, 1.01], -1, 0.0953, test="non-inferiority").verdict == "holds"
+    )
+
+
+def test_magnitude_compared_with_the_stated_range():
+    low = C.compare([0.52, 0.53, 0.52, 0.53], [0.50, 0.50, 0.50, 0.50], stated=(0.1, 0.2))
+    assert low.verdict == "holds" and low.detail == "smaller than reported"
+    inside = C.compare([0.65, 0.66, 0.64, 0.65], [0.50, 0.50, 0.50, 0.50], stated=(0.1, 0.2))
+    assert inside.detail == "as reported"
+    high = C.compare([0.80, 0.81, 0.80, 0.79], [0.50, 0.50, 0.50, 0.50], stated=(0.1, 0.2))
+    assert high.detail == "larger than reported"
+    faster = C.compare(np.log([50, 51, 50]), np.log([100, 101, 99]), -1, stated=(-0.6931, -0.4055))
+    assert faster.verdict == "holds" and faster.detail == "as reported"  # 2x faster: 1.5-2x stated
+
+
+def test_inconclusive_shows_the_minimum_detectable_effect():
+    c = C.compare([0.50, 0.53, 0.49], [0.50, 0.50, 0.50], paper_d=0.01)
+    assert c.verdict == "inconclusive"
+    assert c.mde == pytest.approx(C.mde(c.sd, 3)) and f"MDE {c.mde:.3f}" in c.detail
+    assert c.seeds_needed > 3 and f"{int(c.seeds_needed)} seeds for the paper's d" in c.detail
 
 
 def test_compare_rejects_empty_and_nan():
@@ -162,6 +214,24 @@ def test_malformed_entry_names_claim_and_key(extra, words):
     assert words in str(err.value)
 
 
+def test_test_key_and_former_accepts():
+    plain, same, noninf = read(
+        claim(id="p"), claim(id="s", direction=0), claim(id="n", test="non-inferiority", title="no harm")
+    )
+    assert (plain["test"], plain["accepts"]) == ("difference", ["holds"])
+    assert (same["test"], same["accepts"]) == ("equivalence", ["same"])
+    assert (noninf["test"], noninf["accepts"], noninf["title"]) == ("non-inferiority", ["holds"], "no harm")
+    # the former words: "holds or within noise" was "no negative impact"; "holds" of direction 0 is "same"
+    (former,) = read(claim(id="f", accepts=["holds", "within noise"]))
+    assert (former["test"], former["accepts"]) == ("non-inferiority", ["holds"])
+    (about,) = read(claim(id="a", direction=0, accepts=["holds", "within noise"]))
+    assert (about["test"], about["accepts"]) == ("equivalence", ["same"])
+    with pytest.raises(C.ClaimError, match="'test'"):
+        read(claim(id="bad", direction=0, test="non-inferiority"))
+    with pytest.raises(C.ClaimError, match="'test'"):
+        read(claim(id="bad", test="superiority"))
+
+
 def test_unknown_experiment_named():
     with pytest.raises(C.ClaimError, match=r"claim 'bb-y' names unknown model 'full-model-typo'"):
         read(claim(id="bb-y", worse=["b", "full-model-typo"]))
@@ -200,10 +270,14 @@ def test_frame_gain_loss_noise_and_paper_difference():
     frame = C.claims_frame(catalogue, scores).set_index("id")
     assert frame.loc["gain", "verdict"] == "holds" and frame.loc["gain", "agrees"] == "yes"
     assert frame.loc["loss", "verdict"] == "reversed" and frame.loc["loss", "agrees"] == "no"
-    assert frame.loc["noise", "verdict"] == "within noise"
+    assert frame.loc["noise", "verdict"] == "inconclusive" and frame.loc["noise", "agrees"] == ""
+    assert frame.loc["noise", "detail"].startswith("MDE ")
     assert frame.loc["gain", "paper_difference"] == "+0.070"
     assert frame.loc["gain", "mean_better"] == pytest.approx(0.52)
-    assert frame.loc["gain", "n_seeds"] == "3"
+    assert frame.loc["gain", "n"] == 3
+    assert frame.loc["gain", "better_values"] == "0.52;0.53;0.51"
+    assert frame.loc["gain", "differences"] == "0.07;0.09;0.05"
+    assert frame["p_holm"].tolist() == pytest.approx(C.holm(frame["p"].tolist()))
 
 
 def test_groups_combine_per_seed():
@@ -234,27 +308,32 @@ def test_costs_compared_as_log_ratio():
         direction=-1,
         paper_values={"better": "17m 32s", "worse": "35m 4s"},
     )
-    row = C.claims_frame(read(entry), scores_of(a={"time_s": [100.0]}, b={"time_s": [200.0]})).iloc[0]
-    assert row["difference"] == pytest.approx(math.log(0.5))
+    scores = scores_of(a={"time_s": [100.0, 110.0]}, b={"time_s": [200.0, 210.0]})
+    row = C.claims_frame(read(entry), scores).iloc[0]
+    assert row["difference"] == pytest.approx(np.mean(np.log([100 / 200, 110 / 210])))
     assert row["paper_difference"] == f"{math.log(0.5):+.3f}"
-    assert row["verdict"] == "holds"
+    assert row["verdict"] == "holds" and row["metric"] == "time_s (log)"
 
 
 def test_gap_and_train_metrics():
     entry = claim(metric="gap_sst_acc", direction=-1, paper_values={})
     scores = scores_of(
-        a={"sst_acc": [0.5], "train_sst_acc": [0.55]}, b={"sst_acc": [0.5], "train_sst_acc": [0.9]}
+        a={"sst_acc": [0.5, 0.5], "train_sst_acc": [0.55, 0.56]},
+        b={"sst_acc": [0.5, 0.5], "train_sst_acc": [0.9, 0.92]},
     )
     row = C.claims_frame(read(entry), scores).iloc[0]
-    assert row["difference"] == pytest.approx(-0.35) and row["verdict"] == "holds"
+    assert row["difference"] == pytest.approx(-0.355) and row["verdict"] == "holds"
 
 
-def test_single_value_broadcasts_and_unlabelled():
+def test_single_value_is_a_constant_and_unlabelled():
     entry = claim(better="a", worse="random", metric="overall", split="test", paper_values={})
-    ok = C.claims_frame(read(entry), scores_of(a={"overall": [0.6, 0.62, 0.61]}, random={"overall": [0.4]}))
-    assert ok.iloc[0]["verdict"] == "holds"
-    none = C.claims_frame(read(entry), scores_of(a={"overall": [None]}, random={"overall": [0.4]}))
-    assert none.iloc[0]["verdict"] == "unlabelled"
+    scores = scores_of(a={"overall": [0.60, 0.62, 0.61]}, random={"overall": [0.58]})
+    ok = C.claims_frame(read(entry), scores).iloc[0]
+    assert ok["verdict"] == "holds" and ok["n"] == 3  # the documented example: one-sample t interval
+    assert ok["worse_values"] == "0.58" and ok["differences"] == "0.02;0.04;0.03"
+    assert ok["rule"].startswith("one-sample t interval")
+    none = C.claims_frame(read(entry), scores_of(a={"overall": [None]}, random={"overall": [0.4]})).iloc[0]
+    assert none["verdict"] == "untestable at this scale" and "no labels" in none["detail"]
 
 
 def test_mismatched_seed_counts_and_missing_scores():
@@ -274,36 +353,48 @@ def test_not_declared_has_no_numbers():
         "worse": [],
     }
     row = C.claims_frame(read(entry), {}).iloc[0]
-    assert row["verdict"] == "not declared" and math.isnan(row["difference"])
+    assert row["verdict"] == "not declared" and math.isnan(row["difference"]) and row["agrees"] == ""
 
 
 def test_runs_with_the_same_settings_test_nothing():
     """At quick scale 2 and 4 epochs x 0.025 are 1 epoch each: a finding over two such runs gets no numbers
-    and the verdict "same settings" (it would otherwise read as "within noise", or hold an "about the same"
-    finding by construction); one differing setting (a learning rate) is a real comparison."""
+    and the verdict "untestable at this scale" (it would otherwise read as "inconclusive", or hold an "about
+    the same" finding by construction); one differing setting (a learning rate) is a real comparison."""
     catalogue = read(claim(id="epochs", direction=0), claim(id="lr"))
     scores = scores_of(a={"sst_acc": [0.52, 0.53]}, b={"sst_acc": [0.52, 0.53]})
     base = {"name": "a", "seed": 0, "epochs": 1, "lr": 3e-5}
     settings = {"a": base, "b": {**base, "name": "b"}}
     frame = C.claims_frame(catalogue, scores, settings)
-    assert list(frame["verdict"]) == ["same settings", "same settings"]
+    assert list(frame["verdict"]) == ["untestable at this scale"] * 2
+    assert (frame["detail"] == "the compared runs have the same settings at this scale").all()
     assert frame["difference"].isna().all() and (frame["agrees"] == "").all()
-    assert "2 findings: 2 same settings." in C.claims_markdown(frame, scale="quick", seeds=2)
+    assert "2 findings: 2 untestable at this scale." in C.claims_markdown(frame, scale="quick", seeds=2)
     settings["b"] = {**base, "name": "b", "lr": 1e-4}
     frame = C.claims_frame(catalogue, scores, settings)
-    assert list(frame["verdict"]) == ["within noise", "within noise"] and frame["difference"].notna().all()
-    assert list(C.claims_frame(catalogue, scores)["verdict"]) == ["within noise", "within noise"]  # unknown
+    # the same scores at every seed: no paired spread, so "about the same" is shown, "a beats b" is not
+    assert list(frame["verdict"]) == ["same", "inconclusive"] and frame["difference"].notna().all()
+    assert list(C.claims_frame(catalogue, scores)["verdict"]) == ["same", "inconclusive"]  # unknown settings
 
 
 def test_markdown_states_rule_and_figure_written(tmp_path):
     catalogue = read(claim(id="gain"), claim(id="cost", metric="time_s", direction=-1, paper_values={}))
     scores = scores_of(
-        a={"sst_acc": [0.52, 0.53], "time_s": [10.0, 11.0]},
-        b={"sst_acc": [0.45, 0.44], "time_s": [20.0, 21.0]},
+        a={"sst_acc": [0.52, 0.53, 0.52], "time_s": [10.0, 11.0, 10.0]},
+        b={"sst_acc": [0.45, 0.44, 0.45], "time_s": [20.0, 21.0, 20.0]},
     )
-    frame = C.claims_frame(catalogue, scores)
-    text = C.claims_markdown(frame, scale="smoke", seeds=2)
-    assert "Welch t interval" in text and "within noise" in text and "| gain |" in text
+    cpu = {"device": "cpu", "hardware": "CPU x", "memory": "cpu_peak_rss"}
+    frame = C.claims_frame(catalogue, scores, facts={"a": cpu, "b": cpu})
+    assert "CPU jobs, which shared the cores" in frame.set_index("id").loc["cost", "detail"]
+    text = C.claims_markdown(frame, scale="smoke", seeds=2, not_learned=["`b`: sst dev ..."])
+    for verdict in C.VOCABULARY:
+        assert f"`{verdict}`" in text  # each word with its rule, above the table
+    assert "| 5.4 | gain | a beats b | sst_acc | +0.070 |" in text
+    assert (
+        "2 findings: 1 holds, 1 untestable at this scale. Holm over the 1 finding with a p-value: 1 of 1 decided"
+        in text
+    )
+    assert text.index("## P") > text.index("How to read a verdict")
+    assert "Runs that did not learn" in text and "- `b`: sst dev ..." in text
     C.write_claims(frame, tmp_path / "claims.csv", tmp_path / "claims.md", scale="smoke")
     assert (tmp_path / "claims.md").read_text().startswith("# Claims")
     C.claims_figure(frame, tmp_path / "claims.png")
@@ -318,11 +409,11 @@ def test_run_values_and_gather():
         {"epoch": [1, 2], "train_loss": [1.0, 0.5], "train_sst_acc": [0.6, 0.7], "epoch_seconds": [2.0, 4.0]}
     )
     run = {
-        "run": {"best_epoch": 1, "train_seconds": 6.0, "peak_memory_bytes": 2 * 1024**3},
+        "run": {"best_epoch": 1, "train_seconds": 6.0, "wall_seconds": 9.0, "peak_memory_bytes": 2 * 1024**3},
         "history": history,
     }
-    values = C.run_values(metrics, {**run, "job_seconds": None})
-    assert values["dev"]["train_sst_acc"] == 0.6 and values["dev"]["time_s"] == 6.0
+    values = C.run_values(metrics, run)
+    assert values["dev"]["train_sst_acc"] == 0.6 and values["dev"]["time_s"] == 9.0  # as the tables' time_s
     assert values["dev"]["memory_gib"] == 2.0 and values["dev"]["epoch_seconds"] == 3.0
     scores = C.gather_scores({"a": [values, values]})
     assert scores["a"]["dev"]["sst_acc"] == [0.5, 0.5]

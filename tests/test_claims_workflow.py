@@ -13,7 +13,7 @@ import pytest
 import yaml
 from test_workflow import copy_workflow, edit_yaml, planned_jobs, snakemake
 
-from pipeline.reporting.claims import VERDICTS
+from pipeline.reporting.claims import DECIDED, VOCABULARY
 
 pytestmark = pytest.mark.e2e  # starts whole workflows or subprocess jobs: not in the fast loop
 
@@ -34,11 +34,19 @@ def claims_run(tmp_path_factory):
 def test_every_kept_claim_has_a_verdict_over_the_seeds(claims_run):
     frame = pd.read_csv(claims_run / "results/claims.csv")
     assert list(frame["id"]) == list(KEPT)
-    assert set(frame["verdict"]) <= set(VERDICTS)
-    assert (frame["n_seeds"].astype(str) == "2").all()
-    assert frame["difference"].notna().all()
+    assert set(frame["verdict"]) <= set(VOCABULARY) - {"needs seeds", "not declared"}
+    assert (frame["n"] == 2).all() and frame["difference"].notna().all()
+    assert frame["better_values"].str.count(";").eq(1).all()  # both seeds, in seed order
+    checked = frame[frame["verdict"].isin([*DECIDED, "inconclusive"])]
+    assert checked["low"].notna().all()
+    assert checked.loc[checked["sd_difference"] > 0, "p"].notna().all()  # no paired spread, d = 0: p nan
+    time = frame.set_index("id").loc["cs-cross-time-para"]
+    assert time["verdict"] == "untestable at this scale" and "CPU" in time["detail"]  # CPU times
     text = (claims_run / "results/claims.md").read_text()
-    assert "2 seeds per experiment" in text and "Verdict rule" in text
+    assert "2 seeds per experiment" in text and "How to read a verdict" in text and "Holm" in text
+    assert "## Comparing BERT fine-tuning methods" in text
+    metrics = yaml.safe_load((claims_run / f"results/smoke/metrics/{CROSS}/dev.json").read_text())
+    assert set(metrics["learned"]) == set(metrics["trivial"]) == {"para"}
     assert "hardware: CPU" in text and "1 thread(s) per job" in text  # where the time claim was measured
     assert (claims_run / "results/figures/claims.png").stat().st_size > 0
     run = yaml.safe_load((claims_run / f"results/smoke/models/{CROSS}~seed1/run.json").read_text())

@@ -1,4 +1,4 @@
-# Claims: every finding of both papers with its verdict (holds / reversed / within noise) over seeds.
+# Claims: every finding of both papers with its verdict over paired seeds (the rule: top of claims.md).
 
 
 rule claims:

@@ -2,15 +2,27 @@
 
 import json
 
+from pipeline.config import BUILTIN_MODELS
 from pipeline.io import write_text_atomic
 from pipeline.jobs import start
-from pipeline.reporting.claims import claims_figure, claims_frame, gather_scores, run_values, write_claims
+from pipeline.reporting.claims import (
+    HELPERS,
+    claims_figure,
+    claims_frame,
+    gather_scores,
+    not_learned_runs,
+    run_facts,
+    run_values,
+    summary,
+    write_claims,
+)
 from pipeline.reporting.methods_tables import load_run
 from pipeline.reporting.tables import table_html
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
 per_seed, settings = {}, {}  # settings: each model's seed-0 run, as its metrics file records it
+facts = {}  # each trained model's seed 0: did it learn, where were its costs measured
 hardware, threads = set(), set()  # where the cost findings' runs ran
 for model, entries in sm.params.files.items():
     values = []
@@ -26,8 +38,10 @@ for model, entries in sm.params.files.items():
             threads.add(str(run["run"].get("threads", "?")))
         values.append(run_values(metrics, run))
         settings.setdefault(model, next((m.get("settings") for m in metrics.values()), None))
+        if model not in BUILTIN_MODELS:  # the baselines do not train: nothing to learn
+            facts.setdefault(model, run_facts(metrics, run))
     per_seed[model] = values
-frame = claims_frame(sm.params.claims, gather_scores(per_seed), settings)
+frame = claims_frame(sm.params.claims, gather_scores(per_seed), settings, facts)
 caption = (
     f"Scale {sm.params.scale}, encoder {sm.params.encoder}; data: {sm.params.data}. "
     "Settings the papers leave open: docs/fidelity.md."
@@ -35,14 +49,25 @@ caption = (
 if hardware:
     caption += (
         " Costs and training scores come from the runs' run.json and history.csv (time: wall seconds summed"
-        " over a run's attempts; memory: CUDA peak on GPU, peak resident set on CPU); hardware: "
+        " over a run's attempts, run.json's wall_seconds; memory: CUDA peak on GPU, peak resident set on"
+        " CPU); hardware: "
         f"{'; '.join(sorted(hardware))}, {'/'.join(sorted(threads))} thread(s) per job. Jobs that ran side by"
         " side shared the machine, so their times include that."
     )
+lame = not_learned_runs(facts)
 write_claims(
-    frame, sm.output.csv, sm.output.md, scale=sm.params.scale, seeds=sm.params.seeds, caption=caption
+    frame,
+    sm.output.csv,
+    sm.output.md,
+    scale=sm.params.scale,
+    seeds=sm.params.seeds,
+    caption=caption,
+    not_learned=lame,
 )
-shown = frame.drop(columns=["paper_d", "paper_lo", "paper_hi"])
-write_text_atomic(table_html(shown, caption), sm.output.html)
+shown = frame.drop(columns=list(HELPERS))
+html_caption = f"{caption} {summary(frame)} The verdict rule: the top of claims.md."
+if lame:
+    html_caption += " Runs that did not learn: " + "; ".join(entry.replace("`", "") for entry in lame) + "."
+write_text_atomic(table_html(shown, html_caption), sm.output.html)
 claims_figure(frame, sm.output.figure)
-log(f"wrote {sm.output.md}: {frame['verdict'].value_counts().to_dict()}")
+log(f"wrote {sm.output.md}: {summary(frame)}")

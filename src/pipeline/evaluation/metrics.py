@@ -2,6 +2,11 @@
 
 The overall score of "Beyond BERT" is ``sst_acc/3 + para_acc/3 + (sts_corr + 1)/6``, i.e. the mean of the
 three task scores after mapping the correlation from [-1, 1] to [0, 1].
+
+Each metrics file also says whether the model *learned* each task (:func:`learned_flags`): a score above
+the task's trivial predictor (:func:`trivial_scores`: the majority class's share of the split's gold labels
+for a classification task, correlation 0 for STS) by more than :data:`LEARNED_MARGIN`. A run that did not
+learn decides no claim (``pipeline.reporting.claims``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ import pandas as pd
 from pipeline.tasks import TASKS, get_task
 
 PathLike = str | Path
+
+#: How far above the trivial predictor a score must be for the model to count as having learned the task:
+#: 0.02 accuracy (2 points), 0.05 correlation.
+LEARNED_MARGIN = {"acc": 0.02, "corr": 0.05}
 
 #: Metric names of the paper's overall score.
 PAPER_METRICS = ("sst_acc", "para_acc", "sts_corr")
@@ -180,6 +189,7 @@ def compute_metrics(
             raise ValueError(f"non-finite {task.metric_name} for {pred_path}")
         scores[task.metric_name] = value
         n[task_name] = len(preds)
+    trivial = trivial_scores({task: read_gold(data_files[task]) for task in pred_files})
     return {
         "model": model,
         "split": split,
@@ -187,4 +197,36 @@ def compute_metrics(
         "overall": overall_score(scores),
         "unlabelled": unlabelled,
         "n": n,
+        "trivial": trivial,
+        "learned": learned_flags(scores, trivial),
     }
+
+
+def trivial_scores(gold_frames: Mapping[str, pd.DataFrame]) -> dict[str, float | None]:
+    """``{task: score}`` of the task's trivial predictor on these gold labels: for a classification task the
+    share of its most common label (what predicting the majority class scores: an upper bound of every
+    constant prediction), for a regression task 0.0 (the correlation of a constant); None: no labels."""
+    out: dict[str, float | None] = {}
+    for task_name, gold in gold_frames.items():
+        labels = pd.to_numeric(gold["label"], errors="coerce").dropna()
+        if labels.empty:
+            out[task_name] = None
+        elif get_task(task_name).kind == "classification":
+            out[task_name] = float(labels.value_counts(normalize=True).max())
+        else:
+            out[task_name] = 0.0
+    return out
+
+
+def learned_flags(
+    scores: Mapping[str, float | None], trivial: Mapping[str, float | None]
+) -> dict[str, bool | None]:
+    """``{task: learned}``: whether the task's score (``scores`` keyed by metric name, as in
+    :func:`compute_metrics`) exceeds its trivial score by more than :data:`LEARNED_MARGIN`; None where
+    either is missing (an unlabelled split)."""
+    out: dict[str, bool | None] = {}
+    for task_name, base in trivial.items():
+        task = get_task(task_name)
+        value = scores.get(task.metric_name)
+        out[task_name] = None if value is None or base is None else value > base + LEARNED_MARGIN[task.metric]
+    return out

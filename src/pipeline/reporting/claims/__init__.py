@@ -14,8 +14,9 @@ A *claim* is one finding a paper states, declared in its paper file (``papers/*.
       direction: 1                          # the sign the paper reports for better - worse: 1, -1 or 0
       paper_values: {better: table2, worse: table2, difference: [0.1, 0.2]}
       # optional: kind (pairwise | factor), combine {better, worse: mean | max | min}, min_effect,
-      #           accepts (verdicts consistent with the finding), note, status (declared | not-declared),
-      #           needs (for not-declared claims: the experiment that would be needed)
+      #           test (difference | equivalence | non-inferiority), title (the finding in a few words),
+      #           accepts (the decided verdicts that agree with the finding), note,
+      #           status (declared | not-declared), needs (for not-declared claims: what would check it)
 
 ``paper_values`` cite the paper's numbers where a table prints them: a table name (both sides), or per side
 a table name (every model of the side, its cell for the claim's metric: :func:`table_value`) or
@@ -28,36 +29,51 @@ seed is the ``combine`` (default ``mean``; ``max``: "beats the best of them", ``
 of its models' scores at that seed. ``kind: factor`` compares two factors instead of two models: each side
 lists the levels of one factor (e.g. LoRA target sets vs LoRA ranks), its statistic at each seed is the
 range (max - min) of its levels' scores, and ``direction: 1`` says the ``better`` factor moves the metric
-more. ``status: not-declared`` lists a finding no declared experiment can check (``needs`` names what
-would); it gets no verdict and no numbers.
+more. ``test``: ``difference`` (the default for direction +-1), ``equivalence`` (direction 0, its only
+test), ``non-inferiority`` ("no negative impact": direction +-1; an ``accepts`` list naming the former
+``within noise`` reads as this). ``status: not-declared`` lists a finding no declared experiment can check
+(``needs`` names what would); it gets no verdict and no numbers.
 
 Metrics (:data:`METRICS`): the task metrics ``sst_acc, para_acc, sts_corr, cfimdb_acc`` and ``overall`` on
 the claim's split; ``train_<m>`` (training-set score at the best epoch), ``gap_<m>`` (``train_<m> - <m>``:
-over-fitting), ``time_s`` (training job seconds), ``memory_gib`` (peak memory), ``epoch_seconds`` (seconds
-per training epoch); ``score`` / ``train_score`` / ``gap`` stand for the task metric of each model's single
-task (second study: one task per run). Costs (``time_s, memory_gib, epoch_seconds``) are compared as
-natural logarithms, so their difference is a log ratio (ln 2 = twice as long).
+over-fitting), ``time_s`` (run.json's ``wall_seconds``: the run's wall time summed over its attempts, as in
+the methods tables), ``memory_gib`` (peak memory), ``epoch_seconds`` (seconds per training epoch);
+``score`` / ``train_score`` / ``gap`` stand for the task metric of each model's single task (second study:
+one task per run). Costs (``time_s, memory_gib, epoch_seconds``) are compared as natural logarithms, so
+their difference is a log ratio (ln 2 = twice as long).
 
-Verdict rule (:func:`compare`; stated again at the top of ``claims.md`` by :func:`rule_text`). Let
-``d = mean(better) - mean(worse)`` over seeds and ``m`` the claim's minimum effect (default 0.03 for scores,
-i.e. 3 points of accuracy or 0.03 of correlation; ln 1.1, a 10% ratio, for costs).
+Verdict rule (:func:`compare`, :func:`claims_frame`; stated at the top of ``claims.md`` by
+:func:`rule_text`). Seeds are paired: seed k of every compared model shares the data subset, the head
+initialisation and the batch order, so per seed k ``d_k = better_k - worse_k``. A side with one value (the
+builtin ``random`` and ``zero-shot`` baselines do not train: one value serves every seed) is a constant
+``c``: ``d_k = better_k - c``, and the paired interval is the one-sample t interval of those ``d_k``. Over n
+paired seeds: the 95% interval ``mean(d) +- t(0.975, n-1) * s_d / sqrt(n)``; ``p``: the two-sided paired t
+test of ``mean d`` = the test's reference (0; ``-m`` in the paper's direction; ``-m`` and ``+m``, the larger
+p), so ``p < 0.05`` exactly when the interval excludes it. ``m``: the claim's ``min_effect`` (default 0.03
+for scores, ln 1.1 for costs).
 
-* Both sides with >= 2 seeds: a Welch t interval at 95% for ``d`` (Welch-Satterthwaite degrees of freedom).
-* One side with 1 seed, the other with n >= 2: that side's seed variance is unknown and is taken to equal
-  the other side's (``se = s * sqrt(1/n + 1)``, n - 1 degrees of freedom): the interval is a t interval of
-  a new run against the mean of n runs.
-* Both sides with 1 seed, or no spread on either side: no interval; the point difference decides only when
-  ``|d| >= m``.
+* ``holds`` / ``reversed`` (difference): the interval excludes 0 on the paper's / the other side; where the
+  paper states a magnitude or range (``paper_values.difference``) the detail says ``as reported`` (the
+  interval overlaps it), ``smaller than reported`` or ``larger than reported``.
+* ``same`` / ``differs`` (equivalence): the interval lies inside (-m, +m) / wholly outside it.
+* non-inferiority: ``holds`` when the interval's bound against the paper's direction stays above ``-m``,
+  ``reversed`` when the whole interval is beyond ``-m``.
+* ``inconclusive``: the interval contains the reference; the detail gives the minimum detectable effect
+  (:func:`mde`: 80% power, two-sided 0.05, ``(t(0.975, n-1) + t(0.8, n-1)) * s_d / sqrt(n)``) and the seeds
+  that would detect the paper's own d at the observed ``s_d`` (:func:`seeds_needed`).
+* ``needs seeds``: fewer than 2 paired seeds; the point difference is shown, no verdict is drawn.
+* ``untestable at this scale``: the compared runs have the same settings at this scale
+  (:func:`same_settings`); or a compared trained model's seed-0 run did not learn a task the claim reads
+  (:func:`not_learned`: the ``learned`` flags of its dev metrics file,
+  :func:`pipeline.evaluation.metrics.learned_flags`); or the cost metric does not measure what the paper
+  measured (:func:`not_measured`: memory that is not CUDA's peak, times of CPU jobs or of runs on different
+  hardware); or a compared split has no labels.
+* ``not declared``: no declared experiment checks it.
 
-Directional claims (``direction`` +-1): ``holds`` when the interval lies on the paper's side of 0,
-``reversed`` when it lies on the other side, ``within noise`` when it contains 0; without an interval:
-``holds``/``reversed`` by the sign of ``d`` when ``|d| >= m``, else ``within noise``. "About the same"
-claims (``direction`` 0): ``holds`` when the interval lies inside [-m, m] (equivalence), ``reversed`` when
-it lies wholly outside it, else ``within noise``; without an interval ``reversed`` when ``|d| >= m``, else
-``within noise`` (one run cannot show equivalence). No correction for multiple comparisons: with dozens of
-claims at 95%, a few verdicts on true null effects are expected to come out ``holds`` or ``reversed``.
-A claim *agrees* with the paper when its verdict is in ``accepts`` (default: ``holds``; for direction 0 and
-for "no negative impact" findings: ``holds`` and ``within noise``).
+``agrees`` is ``yes`` / ``no`` for the decided verdicts (holds, reversed, same, differs): whether the verdict
+is in ``accepts`` (default ``holds``; ``same`` for equivalence); blank otherwise. Holm's adjustment
+(:func:`holm`) runs over every claim with a p-value; the summary line of ``claims.md`` says how many decided
+verdicts survive it at 0.05.
 """
 
 from pipeline.reporting.claims.catalogue import *  # noqa: F403

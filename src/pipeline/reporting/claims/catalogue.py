@@ -14,7 +14,8 @@ from pipeline.config import known_models, model_tasks
 PathLike = str | Path
 
 
-VERDICTS = ("holds", "reversed", "within noise")
+VERDICTS = ("holds", "reversed", "same", "differs")  # the decided verdicts: what `accepts` may name
+TESTS = ("difference", "equivalence", "non-inferiority")  # see verdict.py
 CONFIDENCE = 0.95
 SCORE_MIN_EFFECT = 0.03
 COST_MIN_EFFECT = math.log(1.1)
@@ -47,6 +48,8 @@ OPTIONAL = (
     "note",
     "status",
     "needs",
+    "test",
+    "title",
 )
 
 
@@ -136,8 +139,20 @@ def read_catalogue(
         claim["min_effect"] = float(claim.get("min_effect", default_effect))
         if not claim["min_effect"] > 0:
             raise ClaimError(f"claims: claim {cid!r}: 'min_effect' must be > 0")
-        default_accepts = ["holds", "within noise"] if claim["direction"] == 0 else ["holds"]
-        claim["accepts"] = list(claim.get("accepts", default_accepts))
+        accepts = list(claim.get("accepts", []))
+        claim["test"] = claim.get("test") or ("equivalence" if claim["direction"] == 0 else "difference")
+        if "within noise" in accepts:  # the former vocabulary: "no negative impact" / "about the same"
+            accepts.remove("within noise")
+            if "test" not in entry and claim["direction"] != 0:
+                claim["test"] = "non-inferiority"
+        if claim["test"] == "equivalence":  # the former words for "about the same" findings
+            accepts = [{"holds": "same", "reversed": "differs"}.get(v, v) for v in accepts]
+        if claim["test"] not in TESTS or (claim["test"] == "equivalence") != (claim["direction"] == 0):
+            raise ClaimError(
+                f"claims: claim {cid!r}: 'test' is one of {', '.join(TESTS)}; equivalence goes with "
+                "direction 0 (about the same), the others with 1 or -1"
+            )
+        claim["accepts"] = accepts or (["same"] if claim["test"] == "equivalence" else ["holds"])
         bad = [v for v in claim["accepts"] if v not in VERDICTS]
         if bad:
             raise ClaimError(f"claims: claim {cid!r}: 'accepts' has unknown verdict {bad[0]!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,91 +12,140 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from pipeline.evaluation.metrics import LEARNED_MARGIN
 from pipeline.io import write_csv_atomic, write_text_atomic
-from pipeline.reporting.claims.catalogue import (
-    COST_METRICS,
-    VERDICTS,
-    _paper_side,
-    paper_difference,
+from pipeline.reporting.claims.catalogue import COST_METRICS, _paper_side, paper_difference
+from pipeline.reporting.claims.verdict import (
+    DECIDED,
+    UNTESTABLE,
+    VOCABULARY,
+    _aligned,
+    compare,
+    holm,
+    not_learned,
+    not_measured,
+    rule_text,
+    same_settings,
+    side_values,
 )
-from pipeline.reporting.claims.verdict import _aligned, _statistic, compare, rule_text, same_settings
 from pipeline.reporting.figures import _save
 from pipeline.reporting.methods_tables import GIB
+from pipeline.tasks import get_task
 
 PathLike = str | Path
 
 
 COLUMNS = (
-    "id", "paper", "section", "statement", "metric", "split", "kind", "better", "worse", "direction",
-    "paper_better", "paper_worse", "paper_difference", "n_seeds", "mean_better", "std_better", "mean_worse",
-    "std_worse", "difference", "low", "high", "rule", "verdict", "agrees", "status", "needs", "note",
+    "id", "paper", "section", "title", "statement", "metric", "split", "kind", "test", "better", "worse",
+    "direction", "min_effect", "paper_better", "paper_worse", "paper_difference", "n", "better_values",
+    "worse_values", "differences", "mean_better", "mean_worse", "difference", "sd_difference", "low", "high",
+    "reference", "p", "p_holm", "mde", "seeds_needed", "verdict", "detail", "agrees", "rule", "status",
+    "needs", "note",
 )  # fmt: skip
+HELPERS = ("paper_d", "paper_lo", "paper_hi")  # the figure's numeric copies of the paper's difference
+TITLE_WORDS = 8
+
+
+def title(claim: Mapping[str, Any]) -> str:
+    """The finding in a few words: its ``title``, else the first words of its statement."""
+    if claim.get("title"):
+        return str(claim["title"])
+    words = str(claim["statement"]).split()
+    return " ".join(words[:TITLE_WORDS]) + (" ..." if len(words) > TITLE_WORDS else "")
+
+
+def _values_text(values: Sequence[float], digits: int = 17) -> str:
+    """Per-seed values in seed order, ``;``-separated: exactly (as Python reads them back), or rounded to
+    ``digits`` significant digits."""
+    return ";".join(repr(float(v)) if digits >= 17 else f"{v:.{digits}g}" for v in values)
 
 
 def claims_frame(
     claims: Sequence[Mapping[str, Any]],
     scores: Mapping[str, Mapping[str, Mapping]],
     settings: Mapping[str, Mapping | None] | None = None,
+    facts: Mapping[str, Mapping] | None = None,
 ) -> pd.DataFrame:
-    """One row per claim (as returned by :func:`read_catalogue`): the paper's numbers and direction, ours
-    (mean and standard deviation over seeds), the difference with its interval, and the verdict.
+    """One row per claim (as returned by :func:`read_catalogue`): the paper's numbers and direction, both
+    sides' per-seed values, the paired differences with their interval, p (and Holm's p over every claim
+    with one), the minimum detectable effect, and the verdict (:func:`rule_text`).
 
-    ``scores[model][split][metric]``: the per-seed values of that model (a list; one value per seed, a
-    single value is used for every seed; ``None``: the split is unlabelled for that task). Costs are given
-    in their units (seconds, GiB); the frame holds their logs. Not-declared claims get no numbers, and
-    neither do claims whose runs have the same settings (``settings``: see :func:`same_settings`).
+    ``scores[model][split][metric]``: the per-seed values of that model (a list in seed order; a single
+    value is a constant for every seed; ``None``: the split is unlabelled for that task). Costs are given
+    in their units (seconds, GiB); the frame holds their logs. ``settings``: each model's seed-0 settings
+    (:func:`same_settings`); ``facts``: what :func:`run_facts` says of each model's seed-0 run (whether it
+    learned, where its costs were measured); models without either are not checked for them.
     """
     records = []
     for claim in claims:
-        paper_d, paper_lo, paper_hi = (
-            paper_difference(claim) if claim["status"] == "declared" else (math.nan,) * 3
+        declared = claim["status"] == "declared"
+        paper_d, paper_lo, paper_hi = paper_difference(claim) if declared else (math.nan,) * 3
+        record: dict[str, Any] = dict.fromkeys(COLUMNS, "")
+        record.update(
+            id=claim["id"], paper=claim["paper"], section=str(claim["section"]), title=title(claim),
+            statement=claim["statement"],
+            metric=claim["metric"] + (" (log)" if claim["metric"] in COST_METRICS else ""),
+            split=claim["split"], kind=claim["kind"], test=claim.get("test", ""),
+            better=", ".join(claim["better"]), worse=", ".join(claim["worse"]), direction=claim["direction"],
+            min_effect=claim["min_effect"],
+            paper_better=_paper_side(claim, "better") if declared else "",
+            paper_worse=_paper_side(claim, "worse") if declared else "",
+            paper_difference=_range_text(paper_d, paper_lo, paper_hi),
+            paper_d=paper_d, paper_lo=paper_lo, paper_hi=paper_hi, status=claim["status"],
+            needs=claim["needs"], note=claim["note"],
+        )  # fmt: skip
+        record.update(
+            dict.fromkeys(
+                ("mean_better", "mean_worse", "difference", "sd_difference", "low", "high", "p", "mde"),
+                math.nan,
+            ),
+            seeds_needed=math.nan,
         )
-        record: dict[str, Any] = {
-            "id": claim["id"],
-            "paper": claim["paper"],
-            "section": str(claim["section"]),
-            "statement": claim["statement"],
-            "metric": claim["metric"] + (" (log)" if claim["metric"] in COST_METRICS else ""),
-            "split": claim["split"],
-            "kind": claim["kind"],
-            "better": ", ".join(claim["better"]),
-            "worse": ", ".join(claim["worse"]),
-            "direction": claim["direction"],
-            "paper_better": _paper_side(claim, "better") if claim["status"] == "declared" else "",
-            "paper_worse": _paper_side(claim, "worse") if claim["status"] == "declared" else "",
-            "paper_difference": _range_text(paper_d, paper_lo, paper_hi),
-            "paper_d": paper_d,
-            "paper_lo": paper_lo,
-            "paper_hi": paper_hi,
-            "status": claim["status"],
-            "needs": claim["needs"],
-            "note": claim["note"],
-        }
-        empty = dict.fromkeys(
-            ("mean_better", "std_better", "mean_worse", "std_worse", "difference", "low", "high"), math.nan
-        )
-        if claim["status"] == "not-declared":
-            record.update(empty, n_seeds="", rule="", verdict="not declared", agrees="")
-        elif same_settings(claim, settings):
-            rule = "the compared runs have the same settings at this scale"
-            record.update(empty, n_seeds="", rule=rule, verdict="same settings", agrees="")
+        same = declared and same_settings(claim, settings)
+        aligned = _aligned(claim, scores) if declared and not same else None
+        if not declared:
+            record.update(verdict="not declared", detail="no declared experiment checks it")
+        elif same:
+            reason = "the compared runs have the same settings at this scale"
+            record.update(verdict=UNTESTABLE, detail=reason, rule=reason)
+        elif aligned is None:
+            reason = "a compared split has no labels"
+            record.update(verdict=UNTESTABLE, detail=reason, rule=reason)
         else:
-            per_model = _aligned(claim, scores)
-            if per_model is None:
-                record.update(
-                    empty, n_seeds="", rule="a compared split has no labels", verdict="unlabelled", agrees=""
-                )
+            per_model, constants = aligned
+            better = side_values(claim, "better", per_model, constants)
+            worse = side_values(claim, "worse", per_model, constants)
+            stated = (
+                tuple(claim["paper_values"]["difference"]) if "difference" in claim["paper_values"] else None
+            )
+            c = compare(
+                better, worse, claim["direction"], claim["min_effect"], test=claim.get("test", ""),
+                paper_d=paper_d, stated=stated,
+            )  # fmt: skip
+            record.update(
+                n=c.n, better_values=_values_text(c.better), worse_values=_values_text(c.worse),
+                differences=_values_text(c.differences, 12), mean_better=c.mean_better,
+                mean_worse=c.mean_worse, difference=c.difference, test=c.test,
+            )  # fmt: skip
+            lame = not_learned(claim, facts)
+            reason = "; ".join(
+                r
+                for r in (f"did not learn: {', '.join(lame)}" if lame else "", not_measured(claim, facts))
+                if r
+            )
+            if reason:
+                record.update(verdict=UNTESTABLE, detail=reason, rule=reason)
             else:
-                better, worse = _statistic(claim, "better", per_model), _statistic(claim, "worse", per_model)
-                c = compare(better, worse, claim["direction"], claim["min_effect"])
                 record.update(
-                    n_seeds=f"{c.n_better}/{c.n_worse}" if c.n_better != c.n_worse else str(c.n_better),
-                    mean_better=c.mean_better, std_better=c.std_better, mean_worse=c.mean_worse,
-                    std_worse=c.std_worse, difference=c.difference, low=c.low, high=c.high, rule=c.rule,
-                    verdict=c.verdict, agrees="yes" if c.verdict in claim["accepts"] else "no",
+                    sd_difference=c.sd, low=c.low, high=c.high, p=c.p, mde=c.mde,
+                    seeds_needed=c.seeds_needed, rule=c.rule, verdict=c.verdict, detail=c.detail,
+                    reference=";".join(repr(float(r)) for r in c.reference),
+                    agrees=("yes" if c.verdict in claim["accepts"] else "no") if c.verdict in DECIDED else "",
                 )  # fmt: skip
         records.append(record)
-    return pd.DataFrame.from_records(records, columns=[*COLUMNS, "paper_d", "paper_lo", "paper_hi"])
+    frame = pd.DataFrame.from_records(records, columns=[*COLUMNS, *HELPERS])
+    frame["p_holm"] = holm(frame["p"].to_numpy(dtype=float)) if len(frame) else []
+    return frame
 
 
 def _range_text(value: float, low: float, high: float) -> str:
@@ -110,31 +160,93 @@ def _md(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def claims_markdown(
-    frame: pd.DataFrame, *, scale: str = "", seeds: int | None = None, caption: str = ""
-) -> str:
-    """``claims.md``: a title, the verdict rule, counts of verdicts, then one table row per claim."""
+def summary(frame: pd.DataFrame, alpha: float = 0.05) -> str:
+    """Counts per verdict and how many decided verdicts survive Holm's adjustment at ``alpha``."""
     counts = frame["verdict"].value_counts()
-    shown = (*VERDICTS, "same settings", "unlabelled", "not declared")
-    summary = ", ".join(f"{counts[v]} {v}" for v in shown if v in counts)
+    text = ", ".join(f"{counts[v]} {v}" for v in VOCABULARY if v in counts)
+    decided = frame[frame["verdict"].isin(DECIDED)]
+    tested = int(frame["p"].notna().sum())
+    survive = int((decided["p_holm"] < alpha).sum())
+    return (
+        f"{len(frame)} findings: {text}. Holm over the {tested} finding{'s' * (tested != 1)} with a "
+        f"p-value: {survive} of {len(decided)} decided verdicts survive at {alpha:g}."
+    )
+
+
+def _section_key(section: str) -> tuple:
+    """Sort key of a cited section by its first part: the abstract first, then numbered sections, then the
+    appendix ("Abstract; 5.4 (Table 1)" sorts with the abstract)."""
+    first = section.split(";")[0].strip()
+    if first.lower().startswith("abstract"):
+        return (0,)
+    match = re.match(r"\d+(?:\.\d+)*", first)
+    if match:
+        return (1, *(int(x) for x in match.group().split(".")))
+    return (2, first)
+
+
+def _ours(row: Mapping) -> str:
+    d = row["difference"]
+    if isinstance(d, float) and math.isnan(d):
+        return ""
+    if math.isnan(row["low"]):
+        return f"{d:+.3f}"
+    return f"{d:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
+
+
+def _verdict_cell(row: Mapping) -> str:
+    return (
+        f"{row['verdict']}: {row['detail']}"
+        if row["detail"] and row["verdict"] != "not declared"
+        else (row["verdict"])
+    )
+
+
+def claims_markdown(
+    frame: pd.DataFrame,
+    *,
+    scale: str = "",
+    seeds: int | None = None,
+    caption: str = "",
+    not_learned: Sequence[str] = (),
+) -> str:
+    """``claims.md``, for reading: a title, the rule, the summary line, then per paper a compact table (by
+    section: id, finding, metric, the paper's d, ours with its interval, n, verdict, agrees) and the runs
+    that did not learn. Every other column is in ``claims.csv`` and ``claims.html``."""
     where = f" at {scale} scale" if scale else ""
     seeds_text = f", {seeds} seed{'s' if seeds != 1 else ''} per experiment" if seeds else ""
     lines = [f"# Claims of both papers, checked{where}{seeds_text}", ""]
     if caption:
         lines += [caption, ""]
-    lines += [rule_text(), "", f"{len(frame)} findings: {summary}.", ""]
-    shown = [c for c in frame.columns if c not in ("paper_d", "paper_lo", "paper_hi")]
-    lines.append("| " + " | ".join(shown) + " |")
-    lines.append("|" + "|".join("---" for _ in shown) + "|")
-    for rec in frame[shown].itertuples(index=False):
-        lines.append("| " + " | ".join(_md(v) for v in rec) + " |")
-    return "\n".join(lines) + "\n"
+    lines += [rule_text(), "", f"**{summary(frame)}**", ""]
+    header = ("section", "id", "finding", "metric", "paper's d", "ours d [95% interval]", "n", "verdict")
+    for paper in dict.fromkeys(frame["paper"]):
+        part = frame[frame["paper"] == paper]
+        part = part.iloc[sorted(range(len(part)), key=lambda i: _section_key(str(part["section"].iloc[i])))]
+        lines += [f"## {paper}", "", "| " + " | ".join((*header, "agrees")) + " |"]
+        lines.append("|" + "|".join("---" for _ in range(len(header) + 1)) + "|")
+        for _, row in part.iterrows():
+            cells = (
+                row["section"], row["id"], row["title"], row["metric"], row["paper_difference"], _ours(row),
+                row["n"], _verdict_cell(row), row["agrees"],
+            )  # fmt: skip
+            lines.append("| " + " | ".join(_md(v) for v in cells) + " |")
+        lines.append("")
+    if not_learned:
+        lines += [
+            "Runs that did not learn (seed 0, dev: not above the task's trivial predictor by the margin; the "
+            "findings that compare them are untestable at this scale):",
+            "",
+            *(f"- {entry}" for entry in not_learned),
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def write_claims(frame: pd.DataFrame, csv_path: PathLike, md_path: PathLike, **markdown) -> None:
     """``claims.csv`` (without the figure's helper columns) and ``claims.md``, each written atomically."""
 
-    write_csv_atomic(frame.drop(columns=["paper_d", "paper_lo", "paper_hi"]), csv_path)
+    write_csv_atomic(frame.drop(columns=list(HELPERS)), csv_path)
     write_text_atomic(claims_markdown(frame, **markdown), md_path)
 
 
@@ -144,9 +256,9 @@ def write_claims(frame: pd.DataFrame, csv_path: PathLike, md_path: PathLike, **m
 def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
     """Each checked claim's difference (better - worse, in the paper's direction: right = as the paper
     says) with its interval, the paper's difference marked; score claims and cost claims (log ratios) in
-    separate panels. Not-declared, unlabelled and same-settings claims are left out."""
+    separate panels. Only claims with an interval are shown (decided and inconclusive)."""
 
-    checked = frame[~frame["verdict"].isin(["not declared", "unlabelled", "same settings"])]
+    checked = frame[frame["verdict"].isin([*DECIDED, "inconclusive"])]
     cost = checked["metric"].str.endswith("(log)")
     panels = [(title, part) for title, part in (
         ("score difference (better - worse)", checked[~cost]),
@@ -159,7 +271,7 @@ def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
         _save(fig, path)
         return
     axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    colours = {"holds": "tab:green", "reversed": "tab:red", "within noise": "tab:grey"}
+    colours = {"holds": "tab:green", "same": "tab:green", "reversed": "tab:red", "differs": "tab:red"}
     for ax, (title, part) in zip(axes, panels, strict=True):
         y = np.arange(len(part))[::-1]
         sign = np.where(part["direction"].to_numpy() == 0, 1, part["direction"].to_numpy())
@@ -169,7 +281,7 @@ def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
         )
         for yi, di, loi, hii, v in zip(y, d, lo, hi, part["verdict"], strict=True):
             xerr = None if math.isnan(loi) else [[di - loi], [hii - di]]
-            ax.errorbar(di, yi, xerr=xerr, fmt="o", color=colours.get(v, "black"), capsize=3, ms=4)
+            ax.errorbar(di, yi, xerr=xerr, fmt="o", color=colours.get(v, "tab:grey"), capsize=3, ms=4)
         pd_ = part["paper_d"].to_numpy(dtype=float) * sign
         plo = part["paper_lo"].to_numpy(dtype=float) * sign
         phi = part["paper_hi"].to_numpy(dtype=float) * sign
@@ -182,7 +294,8 @@ def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
         ax.set_xlabel(f"{title}; right of 0 = the paper's direction", fontsize=8)
         ax.legend(loc="lower right", fontsize=7)
     axes[0].set_title(
-        "Claims: ours (green holds, red reversed, grey within noise) vs the paper (x)", fontsize=9
+        "Claims: ours (green holds/same, red reversed/differs, grey inconclusive) vs the paper (x)",
+        fontsize=9,
     )
     _save(fig, path)
 
@@ -203,10 +316,9 @@ def run_values(
     ``metrics[split]``: the model's metrics JSON for that split
     (:func:`pipeline.evaluation.metrics.compute_metrics`);
     ``run``: what :func:`pipeline.reporting.methods_tables.load_run` returns for a trained experiment (None
-    for an
-    ensemble or the random baseline): adds ``train_<m>`` (at the best epoch, when the history has it),
-    ``time_s`` (the job's benchmark seconds, else the run's training seconds), ``memory_gib`` and
-    ``epoch_seconds`` (mean seconds per epoch) under every split.
+    for an ensemble or a builtin baseline): adds ``train_<m>`` (at the best epoch, when the history has it),
+    ``time_s`` (run.json's ``wall_seconds``: the run's wall time summed over its attempts, as in the
+    methods tables), ``memory_gib`` and ``epoch_seconds`` (mean seconds per epoch) under every split.
     """
 
     extra: dict[str, float | None] = {}
@@ -217,7 +329,7 @@ def run_values(
         for column in history.columns:
             if column.startswith("train_") and column != "train_loss":
                 extra[column] = float(row[column])
-        extra["time_s"] = float(run.get("job_seconds") or record["train_seconds"])
+        extra["time_s"] = float(record["wall_seconds"])
         extra["memory_gib"] = float(record["peak_memory_bytes"]) / GIB
         if "epoch_seconds" in history.columns:
             extra["epoch_seconds"] = float(history["epoch_seconds"].mean())
@@ -240,3 +352,39 @@ def gather_scores(per_seed: Mapping[str, Sequence[Mapping[str, Mapping[str, floa
                     by_split.setdefault(split, {}).setdefault(metric, []).append(value)
         scores[model] = by_split
     return scores
+
+
+def run_facts(metrics: Mapping[str, Mapping], run: Mapping | None = None) -> dict[str, Any]:
+    """What the verdict rule checks of a model's seed-0 run: ``learned``, ``scores`` and ``trivial`` of its
+    dev metrics (:func:`pipeline.evaluation.metrics.learned_flags`; empty when the file predates them), and
+    for a trained experiment (``run``: :func:`pipeline.reporting.methods_tables.load_run`) where its costs
+    were measured: ``device``, ``hardware`` and ``memory`` (run.json's ``peak_memory_kind``)."""
+    dev = metrics.get("dev") or {}
+    facts: dict[str, Any] = {
+        "learned": dict(dev.get("learned") or {}),
+        "scores": dict(dev.get("scores") or {}),
+        "trivial": dict(dev.get("trivial") or {}),
+    }
+    if run is not None:
+        record = run["run"]
+        device = record.get("device") or (record.get("device_record") or {}).get("device")
+        facts.update(device=device, hardware=record.get("hardware"), memory=record.get("peak_memory_kind"))
+    return facts
+
+
+def not_learned_runs(facts: Mapping[str, Mapping], models: Sequence[str] | None = None) -> list[str]:
+    """One line per model (of ``models``, default all) whose seed-0 run did not learn a task: its dev score
+    beside the trivial predictor's and the margin."""
+    out = []
+    for model in models if models is not None else list(facts):
+        entry = facts.get(model) or {}
+        for task, learned in (entry.get("learned") or {}).items():
+            if learned is False:
+                spec = get_task(task)
+                score = (entry.get("scores") or {}).get(spec.metric_name)
+                trivial = (entry.get("trivial") or {}).get(task)
+                out.append(
+                    f"`{model}`: {task} dev {spec.metric_name} {score:.3f}, trivial predictor {trivial:.3f} "
+                    f"+ margin {LEARNED_MARGIN[spec.metric]}"
+                )
+    return out
