@@ -59,7 +59,9 @@ def test_every_resolved_setting_is_that_of_1a7c908(config):
     assert [c["id"] for c in now["claims"]] == [c["id"] for c in reference["claims"]]
     for current, before in zip(now["claims"], reference["claims"], strict=True):
         kept = {k: v for k, v in current.items() if k not in changed_by_the_verdict_rule}
-        assert json.dumps(kept) == json.dumps({k: v for k, v in before.items() if k != "accepts"}), current["id"]
+        assert json.dumps(kept) == json.dumps({k: v for k, v in before.items() if k != "accepts"}), current[
+            "id"
+        ]
     assert {m: now["model_tasks"][m] for m in reference["model_tasks"]} == reference["model_tasks"]
 
 
