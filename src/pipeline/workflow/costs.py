@@ -145,3 +145,28 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
         records.append({"target": target, "jobs": len(part), "hours": part["hours"].sum()})
     records.append({"target": "everything", "jobs": len(frame), "hours": frame["hours"].sum()})
     return pd.DataFrame(records)
+
+
+def encoder_shape(config: Mapping) -> EncoderShape:
+    """The active scale's encoder shape: a random encoder's own keys, else config.yaml's ``plan.shapes``."""
+    name = config["scales"][config["scale"]]["encoder"]
+    spec = config["encoders"][name]
+    if spec["kind"] == "random":
+        return EncoderShape.from_config(spec)
+    if name not in config["plan"]["shapes"]:
+        raise ValueError(
+            f"config: plan.shapes has no entry for encoder {name!r} (layers, hidden, intermediate)"
+        )
+    return EncoderShape.from_config(config["plan"]["shapes"][name])
+
+
+def plan_device(config: Mapping, precision: str | None = None) -> Device:
+    """The device the active scale's plan projects onto (``plan.device``), at the precision its runs use:
+    bf16 where the device has it (GPUs), else fp32."""
+    name = config["plan"]["device"].get(config["scale"])
+    if name is None or name not in config["devices"]:
+        raise ValueError(f"config: plan.device names no known device for scale {config['scale']!r}: {name!r}")
+    spec = config["devices"][name]
+    if precision is None:
+        precision = "bf16" if "bf16" in spec["peak_tflops"] else "fp32"
+    return Device.from_config(name, spec, precision)
