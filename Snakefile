@@ -21,5 +21,5 @@ include: "workflow/rules/claims.smk"
 
 rule all:
     input:
-        "results/tables/table1.csv",
-        expand("results/figures/{figure}.png", figure=DEFAULT_FIGURES),
+        P.table("table1"),
+        [P.figure(f) for f in DEFAULT_FIGURES],
