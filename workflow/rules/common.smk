@@ -1,6 +1,8 @@
 # Shared set-up: config validation, then the names every rule file uses. The logic lives in
 # src/pipeline/workflow/ (paths, sources, inputs, resources, report, wildcards), unit-tested without
 # Snakemake; this file only wires it.
+import sys
+
 from snakemake.exceptions import WorkflowError
 
 from pipeline.workflow.validation import prepare_config
@@ -37,6 +39,7 @@ from pipeline.workflow.inputs import (
     table_inputs,
     zero_shot_inputs,
 )
+from pipeline.workflow.migrate import migrate_predictions
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.report import (
     BEYOND_BERT,
@@ -81,6 +84,9 @@ METHODS_FIGURES = paper_figures(config, METHODS_PAPER)
 
 # Resolved once while the DAG is built; a problem stops the run with one line naming it.
 try:
+    # prediction files of the layout before one file per model and split, converted (else every finished
+    # experiment would be trained again: its dev prediction file is a fine-tuning output)
+    MIGRATED = migrate_predictions(config)
     DATA_SOURCE = data_source(config)
     DATA_DESCRIPTION = data_description(config)
     REBUILT_TEST_TASKS = rebuilt_test_tasks(config)
@@ -90,6 +96,11 @@ try:
     CLAIMS_FILES = claims_files(config, CLAIMS)
 except (ClaimError, ValueError) as error:
     raise WorkflowError(str(error)) from None
+if MIGRATED:
+    print(
+        f"converted {len(MIGRATED)} prediction file(s) to one per model and split",
+        file=sys.stderr,
+    )
 
 
 wildcard_constraints:
