@@ -22,5 +22,5 @@ include: "workflow/rules/variations.smk"
 
 rule all:
     input:
-        "results/tables/table1.csv",
-        expand("results/figures/{figure}.png", figure=DEFAULT_FIGURES),
+        P.table("table1"),
+        [P.figure(f) for f in DEFAULT_FIGURES],

@@ -58,7 +58,7 @@ def test_a_seed_change_reruns_only_that_seeds_branch(claims_run):
     # one more seed: the new seed's jobs and the claims table, nothing of seeds 0-1
     proc = snakemake(claims_run, "-n", "results/claims.md", config=("seeds=3",))
     # (the dev predictions are the fine-tuning job's own: no predict job)
-    assert planned_jobs(proc) == {"finetune_para": 2, "metrics": 2, "claims": 1}
+    assert planned_jobs(proc) == {"finetune": 2, "metrics": 2, "claims": 1}
     assert f"models/{CROSS}~seed2/model.safetensors" in proc.stdout
     # one seed fewer: only the claims table (its inputs changed), no training
     assert planned_jobs(snakemake(claims_run, "-n", "results/claims.md", config=("seeds=1",))) == {
@@ -71,4 +71,4 @@ def test_a_seed_change_reruns_only_that_seeds_branch(claims_run):
 def test_claims_plan_offline_at_paper_scale(claims_run):
     proc = snakemake(claims_run, "-n", "results/claims.md", scale="paper")
     jobs = planned_jobs(proc)
-    assert jobs["finetune_para"] == 2 and jobs["claims"] == 1  # paper scale: one seed
+    assert jobs["finetune"] == 2 and jobs["claims"] == 1  # paper scale: one seed

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 
 from pipeline.evaluation.baselines import random_predictions
-from pipeline.evaluation.ensemble import ensemble_task, majority_vote, mean_vote
+from pipeline.evaluation.ensemble import ensemble_files, ensemble_task, majority_vote, mean_vote
 from pipeline.evaluation.metrics import accuracy
+from pipeline.evaluation.predictions import PredictionFileError, task_rows, write_predictions
+from pipeline.io import write_csv_atomic
 
 
 def _s(values: list[float], index: list[str] | None = None) -> pd.Series:
@@ -40,33 +42,51 @@ def test_mean_vote() -> None:
     assert mean_vote([_s([1.0, 2.0]), _s([3.0, 5.0])]).tolist() == [2.0, 3.5]
 
 
-def _write(path: Path, ids: list[str], values: list[float], column: str) -> Path:
-    pd.DataFrame({"id": ids, column: values}).to_csv(path, index=False)
-    return path
+def _frame(ids: list[str], values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"id": ids, "prediction": values})
 
 
-def test_ensemble_task_files(tmp_path: Path) -> None:
-    col = "Predicted_Sentiment"
-    f1 = _write(tmp_path / "a.csv", ["b", "a", "c"], [1, 2, 3], col)
-    f2 = _write(tmp_path / "b.csv", ["a", "b", "c"], [0, 4, 4], col)
-    f3 = _write(tmp_path / "c.csv", ["c", "a", "b"], [4, 0, 4], col)
-    out = ensemble_task("sst", [f1, f2, f3])
-    assert list(out.columns) == ["id", col]
-    assert out["id"].tolist() == ["b", "a", "c"] and out[col].tolist() == [4, 0, 4]
-    sts = "Predicted_Similarity"
-    s1 = _write(tmp_path / "s1.csv", ["a", "b"], [1.0, 2.0], sts)
-    s2 = _write(tmp_path / "s2.csv", ["b", "a"], [4.0, 2.0], sts)
-    assert ensemble_task("sts", [s1, s2])[sts].tolist() == [1.5, 3.0]
+def test_ensemble_task() -> None:
+    members = {
+        "a": _frame(["b", "a", "c"], [1, 2, 3]),
+        "b": _frame(["a", "b", "c"], [0, 4, 4]),
+        "c": _frame(["c", "a", "b"], [4, 0, 4]),
+    }
+    out = ensemble_task("sst", members)
+    assert list(out.columns) == ["task", "id", "prediction"] and set(out["task"]) == {"sst"}
+    assert out["id"].tolist() == ["b", "a", "c"] and out["prediction"].tolist() == [4, 0, 4]
+    sts = {"s1": _frame(["a", "b"], [1.0, 2.0]), "s2": _frame(["b", "a"], [4.0, 2.0])}
+    assert ensemble_task("sts", sts)["prediction"].tolist() == [1.5, 3.0]
 
 
-def test_ensemble_task_errors(tmp_path: Path) -> None:
-    col = "Predicted_Is_Paraphrase"
-    f1 = _write(tmp_path / "a.csv", ["a", "b"], [1, 0], col)
-    f2 = _write(tmp_path / "b.csv", ["a", "z"], [1, 0], col)
+def test_ensemble_task_errors() -> None:
     with pytest.raises(ValueError, match="at least 2"):
-        ensemble_task("para", [f1])
-    with pytest.raises(ValueError, match=r"b\.csv"):
-        ensemble_task("para", [f1, f2])
+        ensemble_task("para", {"a.csv": _frame(["a", "b"], [1, 0])})
+    with pytest.raises(ValueError, match=r"b\.csv has other para ids than a\.csv"):
+        ensemble_task("para", {"a.csv": _frame(["a", "b"], [1, 0]), "b.csv": _frame(["a", "z"], [1, 0])})
+
+
+def test_ensemble_files_combine_every_task_in_order(tmp_path: Path) -> None:
+    """Members' prediction files -> the ensemble's file: each task voted (classes) or averaged (sts), the
+    tasks in the given order, the first member's id order; class indices stay integers in the file."""
+    members = []
+    for i, (sst, sts) in enumerate([([0, 1], [1.0, 2.0]), ([0, 2], [3.0, 2.0]), ([4, 2], [2.0, 5.0])]):
+        path = tmp_path / f"m{i}.csv"
+        write_predictions([task_rows("sst", ["x", "y"], sst), task_rows("sts", ["p", "q"], sts)], path)
+        members.append(path)
+    out = tmp_path / "ensemble.csv"
+    write_csv_atomic(ensemble_files(members, ["sst", "sts"]), out)
+    assert out.read_text().splitlines() == [
+        "task,id,prediction",
+        "sst,x,0",
+        "sst,y,2",
+        "sts,p,2.0",
+        "sts,q,3.0",
+    ]
+    with pytest.raises(
+        PredictionFileError, match=r"m0\.csv holds tasks \['sst', 'sts'\], expected \['sst', 'para'\]"
+    ):
+        ensemble_files(members, ["sst", "para"])
 
 
 def _data(n: int) -> pd.DataFrame:
@@ -79,16 +99,17 @@ def test_random_baseline_reproducible() -> None:
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(random_predictions("sst", data, 2))
     assert a["id"].tolist() == data["id"].tolist()
-    assert set(a["Predicted_Sentiment"]) <= set(range(5))
-    sts = random_predictions("sts", data, 1)["Predicted_Similarity"]
+    assert set(a["prediction"]) <= set(range(5))
+    sts = random_predictions("sts", data, 1)["prediction"].astype(float)
     assert sts.between(0, 5).all() and sts.nunique() == 50
     # different tasks draw from different streams
-    para = random_predictions("para", data, 1)["Predicted_Is_Paraphrase"]
-    cf = random_predictions("cfimdb", data, 1)["Predicted_Sentiment"]
+    para = random_predictions("para", data, 1)["prediction"]
+    cf = random_predictions("cfimdb", data, 1)["prediction"]
     assert not para.equals(cf)
+    assert set(random_predictions("para", data, 1)["task"]) == {"para"}
 
 
 def test_random_baseline_sst_accuracy_near_chance() -> None:
-    preds = random_predictions("sst", _data(2000), 0)["Predicted_Sentiment"]
+    preds = random_predictions("sst", _data(2000), 0)["prediction"]
     gold = np.random.default_rng(123).integers(0, 5, size=2000)
     assert abs(accuracy(preds, gold) - 0.2) < 0.04

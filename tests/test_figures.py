@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.evaluation.predictions import task_rows, write_predictions
 from pipeline.reporting.figures import (
     confusion_counts,
     plot_confusion,
@@ -40,8 +41,10 @@ def _write_split(path: Path, task_name: str, labels: list[float] | None, n: int)
 
 
 def _write_preds(path: Path, task_name: str, preds: list[float], ids: list[str] | None = None) -> Path:
+    """A model's prediction file holding ``task_name`` (after rows of another task, which must be skipped)."""
     ids = ids if ids is not None else [f"e{i}" for i in range(len(preds))]
-    pd.DataFrame({"id": ids, get_task(task_name).pred_column: preds}).to_csv(path, index=False)
+    other = "sts" if task_name != "sts" else "para"
+    write_predictions([task_rows(other, ["o1"], [1]), task_rows(task_name, ids, preds)], path)
     return path
 
 
@@ -139,3 +142,11 @@ def test_plot_sts_scatter(data: Path, tmp_path: Path) -> None:
     out = tmp_path / "figs" / "sts_scatter.png"
     plot_sts_scatter(pred, gold, train, out)
     _check_png(out)
+
+
+def test_prediction_file_without_the_task_raises(data: Path) -> None:
+    gold = _write_split(data / "gold.csv", "sst", [0, 1], 2)
+    pred = data / "pred.csv"
+    write_predictions([task_rows("sts", ["e0", "e1"], [1.0, 2.0])], pred)
+    with pytest.raises(ValueError, match=r"pred\.csv has no rows of task 'sst' \(it holds \['sts'\]\)"):
+        confusion_counts("sst", pred, gold)

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from pipeline.evaluation.metrics import accuracy, compute_metrics, overall_score, pearson, score_task
+from pipeline.evaluation.predictions import PredictionFileError, task_rows, write_predictions
 from pipeline.io import write_json_atomic
 from pipeline.tasks import get_task
 
@@ -26,7 +27,7 @@ def _gold(task_name: str, labels: list[float | None], ids: list[str] | None = No
 
 def _preds(task_name: str, values: list[float], ids: list[str] | None = None) -> pd.DataFrame:
     ids = ids or [f"e{i}" for i in range(len(values))]
-    return pd.DataFrame({"id": ids, get_task(task_name).pred_column: values})
+    return pd.DataFrame({"id": ids, "prediction": values})
 
 
 def test_accuracy_and_pearson_on_fixed_numbers() -> None:
@@ -93,17 +94,17 @@ def test_score_task_unlabelled_and_order_independent() -> None:
 
 
 def test_compute_metrics_roundtrip(tmp_path: Path) -> None:
-    files = {}
+    gold, frames = {}, []
     for task_name, labels, preds in [
         ("sst", [0, 1, 2, 3], [0, 1, 2, 0]),
         ("para", [None] * 3, [0, 1, 1]),
         ("sts", [0.0, 1.0, 2.0], [0.0, 2.0, 4.0]),
     ]:
         _gold(task_name, labels).to_csv(tmp_path / f"{task_name}-dev.csv", index=False)
-        _preds(task_name, preds).to_csv(tmp_path / f"{task_name}-pred.csv", index=False)
-        files[task_name] = (tmp_path / f"{task_name}-pred.csv", tmp_path / f"{task_name}-dev.csv")
-    pred_files = {t: p for t, (p, _) in files.items()}
-    result = compute_metrics("m", "dev", pred_files, {t: d for t, (_, d) in files.items()})
+        gold[task_name] = tmp_path / f"{task_name}-dev.csv"
+        frames.append(task_rows(task_name, [f"e{i}" for i in range(len(preds))], preds))
+    write_predictions(frames, tmp_path / "dev.csv")
+    result = compute_metrics("m", "dev", tmp_path / "dev.csv", gold)
     assert result["scores"]["sst_acc"] == 0.75 and result["scores"]["para_acc"] is None
     assert result["scores"]["sts_corr"] == pytest.approx(1.0)
     assert result["overall"] is None and result["unlabelled"] == ["para"]
@@ -113,3 +114,15 @@ def test_compute_metrics_roundtrip(tmp_path: Path) -> None:
     assert json.loads(out.read_text()) == result
     assert sorted(p.name for p in out.parent.iterdir()) == ["metrics.json"]
     assert not math.isnan(result["scores"]["sst_acc"])
+
+
+def test_compute_metrics_names_the_file_and_the_tasks_it_lacks(tmp_path: Path) -> None:
+    _gold("sst", [0, 1]).to_csv(tmp_path / "sst-dev.csv", index=False)
+    _gold("sts", [1.0, 2.0]).to_csv(tmp_path / "sts-dev.csv", index=False)
+    write_predictions([task_rows("sst", ["e0", "e1"], [0, 1])], tmp_path / "dev.csv")
+    gold = {"sst": tmp_path / "sst-dev.csv", "sts": tmp_path / "sts-dev.csv"}
+    with pytest.raises(PredictionFileError, match=r"dev\.csv holds tasks \['sst'\].*no rows of sts"):
+        compute_metrics("m", "dev", tmp_path / "dev.csv", gold)
+    write_predictions([task_rows("sst", ["e0", "x"], [0, 1])], tmp_path / "dev.csv")
+    with pytest.raises(ValueError, match=r"dev\.csv \(sst rows\) vs gold .*sst-dev\.csv"):
+        compute_metrics("m", "dev", tmp_path / "dev.csv", {"sst": gold["sst"]})

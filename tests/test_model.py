@@ -18,11 +18,19 @@ from safetensors.torch import save_model
 from torch import nn
 
 from pipeline.evaluation.predict import predict_task, prediction_frame
+from pipeline.evaluation.predictions import read_predictions
 from pipeline.model.losses import cosine_similarity_score
 from pipeline.model.tuning import count_parameters, target_modules
 from pipeline.provenance import fingerprint
 from pipeline.settings import Experiment
-from pipeline.training.finetune import build_model, linear_schedule, load_trained, train
+from pipeline.training.checkpoints import Checkpoints
+from pipeline.training.finetune import (
+    build_model,
+    linear_schedule,
+    load_trained,
+    train,
+    write_dev_predictions,
+)
 from pipeline.training.sampling import epoch_plan
 
 CPU = torch.device("cpu")
@@ -373,7 +381,7 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
             k: str(root / name / f)
             for k, f in (("model", "model.safetensors"), ("history", "history.csv"), ("run", "run.json"))
         }
-        outputs.update({f"{t}_dev": str(root / name / f"{t}-dev.csv") for t in dev_data})
+        outputs["predictions"] = str(root / name / "dev.csv")
         ckpt = checkpoint_dir or root / name / "checkpoints"
         info = train(
             settings,
@@ -452,14 +460,41 @@ def test_killed_run_leaves_epoch_one_checkpoint(runs) -> None:
 
 @pytest.mark.parametrize("name", ["a", "resumed", "c"])
 def test_dev_predictions_written_by_training_are_the_saved_models(runs, task_data, name) -> None:
-    """The fine-tuning job's dev prediction files (its best epoch's end-of-epoch evaluation, kept across a
-    resume) equal what the saved model predicts when loaded again, row for row."""
+    """The fine-tuning job's dev prediction file (its best epoch's end-of-epoch evaluation, kept across a
+    resume) equals what the saved model predicts when loaded again, row for row, its tasks in the
+    experiment's order."""
     run = runs[name]
+    written = read_predictions(run["outputs"]["predictions"])
+    assert list(written) == list(task_data["dev"])
     for task, data in task_data["dev"].items():
-        written = pd.read_csv(run["outputs"][f"{task}_dev"])
         expected = prediction_frame(data, run["predictions"][task])
-        assert len(written) == len(data) > 0
-        pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=1e-6)
+        assert len(written[task]) == len(data) > 0
+        assert written[task]["id"].tolist() == expected["id"].tolist()
+        np.testing.assert_allclose(
+            written[task]["prediction"], expected["prediction"].astype(float), atol=1e-6
+        )
+
+
+def test_best_dev_predictions_kept_before_the_one_file_format_still_make_the_dev_file(
+    task_data, tmp_path
+) -> None:
+    """best-dev.pt as checkpoint folders written before predictions became one file per model and split hold
+    it (task -> tensor of the best epoch's dev predictions, torch.save): a resumed run still writes its
+    experiment's dev prediction file from it, every task in the experiment's order."""
+    dev = task_data["dev"]
+    rng = np.random.default_rng(0)
+    values = {t: rng.integers(0, d.task.num_labels, len(d)).astype(float) for t, d in dev.items()}
+    values["sts"] = rng.uniform(0, 5, len(dev["sts"]))
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    torch.save({t: torch.from_numpy(v) for t, v in values.items()}, folder / "best-dev.pt")  # the old writer
+    write_dev_predictions(Checkpoints(folder, "f").best_predictions(), dev, str(tmp_path / "dev.csv"))
+    written = read_predictions(tmp_path / "dev.csv", list(dev))
+    assert list(written) == list(dev)
+    for task, data in dev.items():
+        assert written[task]["id"].tolist() == list(data.ids)
+        expected = np.round(values[task], 6) if task == "sts" else values[task]
+        np.testing.assert_array_equal(written[task]["prediction"].to_numpy(), expected)
 
 
 def test_resume_continues_exactly(runs) -> None:

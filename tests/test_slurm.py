@@ -32,22 +32,24 @@ ASKED = REQUIRE or os.environ.get("RUN_SLURM_TEST") == "1"
 
 
 def is_group_job(rule: str) -> bool:
-    """Snakemake names a group job "{group}_{its rules}": model_finetune_sst_para_sts_predict_sst_para_sts."""
-    return rule.startswith("model_finetune_")
+    """Snakemake names a group job "{group}_{its rules}": model_finetune_predict (or model_finetune)."""
+    return rule in ("model_finetune", "model_finetune_predict")
+
+
+GPU_RULES = ("pretrain", "finetune", "predict", "zero_shot")
 
 
 def is_gpu_rule(rule: str) -> bool:
     """GPU rules, and the group "model" (an experiment's finetune job with its predict job); zero_shot at
     paper scale (a local CPU job at smoke and quick)."""
-    gpu = rule in ("pretrain", "zero_shot") or rule.startswith(("finetune_", "predict_"))
-    return gpu or is_group_job(rule)
+    return rule in GPU_RULES or is_group_job(rule)
 
 
 LOCAL_RULES = ("data", "fetch_encoder", "label_source", "test_labels", "tokens", "random_baseline", "metrics")
 
 
 def is_local_rule(rule: str) -> bool:
-    return rule in (*LOCAL_RULES, "table", "figure") or rule.startswith("ensemble_")
+    return rule in (*LOCAL_RULES, "table", "figure", "ensemble")
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -58,51 +60,45 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def planned_resources(text: str) -> list[tuple[str, dict[str, str]]]:
-    """(rule, resources) of each job a dry run lists."""
+def planned_resources(text: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """(rule, resources, wildcards) of each job a dry run lists."""
     jobs = []
     # the jobs of a group job ("model": finetune + predict) are listed indented under it
     for match in re.finditer(r"^\s*(?:local)?rule (\S+):\n(.*?)(?=^\s*\[|\Z)", text, re.M | re.S):
-        line = re.search(r"^\s+resources: (.*)$", match.group(2), re.M)
-        resources = dict(item.split("=", 1) for item in line.group(1).split(", ")) if line else {}
-        jobs.append((match.group(1), resources))
+        fields = {}
+        for key in ("resources", "wildcards"):
+            line = re.search(rf"^\s+{key}: (.*)$", match.group(2), re.M)
+            fields[key] = dict(item.split("=", 1) for item in line.group(1).split(", ")) if line else {}
+        jobs.append((match.group(1), fields["resources"], fields["wildcards"]))
     return jobs
+
+
+def paper_dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """A dry run through the SLURM profile at paper scale (no SLURM needed)."""
+    command = [*SNAKEMAKE, "--profile", "profiles/slurm", "-n", *args, "--config", "scale=paper"]
+    proc = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 @pytest.mark.e2e
 def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
     """Table 2 at paper scale through the SLURM profile: GPU rules ask for one GPU and hours, others none."""
     workdir = copy_workflow(tmp_path)
-    proc = subprocess.run(
-        [
-            *SNAKEMAKE,
-            "--profile",
-            "profiles/slurm",
-            "-n",
-            "results/tables/table2.csv",
-            "--config",
-            "scale=paper",
-        ],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    jobs = planned_resources(proc.stdout)
-    rules = {rule for rule, _ in jobs}
+    jobs = planned_resources(paper_dry_run(workdir, "results/tables/table2.csv").stdout)
+    rules = {rule for rule, _, _ in jobs}
     assert {
-        "finetune_sst_para_sts",  # writes the dev predictions Table 2 reads: no predict job
+        "finetune",  # writes the dev predictions Table 2 reads: no predict job
         "pretrain",
         "tokens",
         "metrics",
         "table",
         "fetch_encoder",
     } <= rules
-    for rule, resources in jobs:
+    for rule, resources, _ in jobs:
         assert (resources.get("gpu") == "1") == is_gpu_rule(rule), (rule, resources)
         assert int(resources["runtime"]) > 0 and int(resources["mem_mb"]) > 0, (rule, resources)
-        if rule.startswith("finetune_"):
+        if rule == "finetune":
             assert int(resources["runtime"]) >= 8 * 60  # paper-scale fine-tuning takes hours
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["slurm-logdir"] == "logs/slurm"
@@ -110,19 +106,60 @@ def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
     assert "gpu" not in profile["default-resources"]
 
 
-def test_profile_sizes_every_gpu_rule():
-    """Every fine-tuning and prediction rule (one per task set) is sized in the profile: a rule left out
-    would get the 60-minute default and a paper-scale fine-tuning job would be killed after an hour."""
+def _keys(node) -> set[str]:
+    """Every key of a nested YAML mapping (lists included)."""
+    if isinstance(node, dict):
+        return set(map(str, node)) | {k for value in node.values() for k in _keys(value)}
+    if isinstance(node, list):
+        return {k for value in node for k in _keys(value)}
+    return set()
+
+
+def test_profile_names_no_rule_of_the_workflow():
+    """Resources are the rules' (from the scale's job sizes): the profile only holds defaults for the jobs
+    that declare none, so no rule can be missing from it."""
     proc = subprocess.run([*SNAKEMAKE, "--list-rules"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rules = set(proc.stdout.split())
-    gpu_rules = {
-        r for r in rules if r.startswith(("finetune_", "predict_")) or r in ("pretrain", "zero_shot")
-    }
-    assert {"finetune_sst_para_sts", "finetune_sst", "predict_sst_para_sts", "pretrain"} <= gpu_rules
-    sized = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["set-resources"]
-    assert gpu_rules - set(sized) == set()
-    assert all(sized[r]["runtime"] >= 8 * 60 for r in gpu_rules if r.startswith("finetune_"))
+    assert {"finetune", "predict", "ensemble", "pretrain"} <= rules
+    assert not any(re.search(r"_(sst|para|sts|cfimdb)(_|$)", rule) for rule in rules)  # no rule per task set
+    profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
+    assert "set-resources" not in profile and "set-threads" not in profile
+    assert _keys(profile) & rules == set()
+    defaults = profile["default-resources"]
+    assert defaults["runtime"] > 0 and defaults["mem_mb"] > 0
+    assert not {"gpu", "gpu_model"} & set(defaults)  # a GPU default would reach the CPU jobs
+
+
+@pytest.mark.e2e
+def test_an_experiment_in_any_task_order_gets_its_scales_gpu_runtime_and_memory(tmp_path):
+    """A new user's experiment with tasks [sts, sst] (once a rule of its own that the profile did not size,
+    killed after the 60-minute default): its training job asks SLURM for the paper scale's GPU, runtime and
+    memory, as does its test prediction job."""
+    workdir = copy_workflow(tmp_path)
+    overlay = tmp_path / "new-experiment.yaml"
+    overlay.write_text(yaml.safe_dump({"experiments": {"sts-then-sst": {"tasks": ["sts", "sst"]}}}))
+    targets = [
+        "results/paper/metrics/sts-then-sst/dev.json",
+        "results/paper/predictions/sts-then-sst/test.csv",
+    ]
+    proc = paper_dry_run(workdir, *targets, "--configfile", str(overlay))
+    jobs = {rule: (res, wc) for rule, res, wc in planned_resources(proc.stdout) if rule in GPU_RULES}
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    sizes = config["scales"]["paper"]["jobs"]
+    for rule in ("finetune", "predict"):
+        resources, wildcards = jobs[rule]
+        assert wildcards["experiment"] == "sts-then-sst", proc.stdout[-3000:]
+        assert resources["gpu"] == str(sizes[rule]["gpu"]) == "1"
+        assert resources["runtime"] == str(sizes[rule]["runtime"])
+        assert resources["mem_mb"] == str(sizes[rule]["mem_mb"])
+    assert (
+        int(jobs["finetune"][0]["runtime"])
+        >= 8 * 60
+        > int(
+            yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["default-resources"]["runtime"]
+        )
+    )
 
 
 def skip_reason() -> str | None:
@@ -266,13 +303,13 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
     assert len(jobs) == len(calls) and set(jobs["state"]) == {"COMPLETED"}, jobs
     assert ((jobs["gpus"] == "gres:gpu:1") == jobs["rule"].map(is_gpu_rule)).all(), jobs
     assert jobs["rule"].map(is_group_job).sum() == len(finetune_calls)
-    assert not any(r.startswith("finetune_") or r == "tokens" for r in jobs["rule"])  # grouped / local
+    assert not any(r in ("finetune", "tokens") for r in jobs["rule"])  # grouped / local
     gpu_jobs = jobs[jobs["gpus"] != ""].sort_values("start")
     assert len(gpu_jobs) >= 2
     for before, after in zip(gpu_jobs.itertuples(), gpu_jobs.iloc[1:].itertuples(), strict=False):
         assert after.start >= before.end, f"GPU jobs {before.id} and {after.id} overlap"
     # The profile's log folder holds SLURM's output of each job.
-    assert list((workdir / "logs/slurm").glob("group_model_finetune_*/**/*.log"))
+    assert list((workdir / "logs/slurm").glob("group_model_finetune*/**/*.log"))
     busy = (jobs["end"] - jobs["start"]).dt.total_seconds()
     print(
         f"\nSLURM smoke run: {wall:.0f} s wall, {len(jobs)} SLURM jobs running {busy.sum():.0f} s in all, "

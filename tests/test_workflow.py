@@ -194,9 +194,9 @@ def test_changed_learning_rate_reruns_only_that_branch(smoke_run, tmp_path):
     # figures drawn from the ensemble; no data, tokens, pretraining or other experiment. The ensemble: a job
     # per split, test for the table and dev for the figures; dev predictions come from the fine-tuning job
     assert jobs == {
-        "finetune_sst_para_sts": 1,
-        "predict_sst_para_sts": 1,
-        "ensemble_sst_para_sts": 2,
+        "finetune": 1,
+        "predict": 1,
+        "ensemble": 2,
         "metrics": 1,
         "table": 1,
         "figure": 3,
@@ -295,7 +295,7 @@ def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = planned_jobs(proc)
-    assert sum(n for rule, n in jobs.items() if rule.startswith("finetune_")) == len(experiments)
+    assert jobs["finetune"] == len(experiments)
     assert jobs["pretrain"] == 1  # mnrladddata3, shared by the experiments that start from it
     assert "results/paper/tokens/bert-base-uncased/sst-train.pt" in proc.stdout
 
@@ -415,11 +415,11 @@ def test_paper_dry_run_fetches_the_encoder_once_for_every_job_that_loads_it(tmp_
         node: label.split("experiment: ", 1)[1] for node, label in labels.items() if "experiment: " in label
     }
     for parent, child in edges:  # a predict node's label omits its wildcards: take its finetune parent's
-        if rules[parent].startswith("finetune_") and rules[child].startswith("predict_"):
+        if rules[parent] == "finetune" and rules[child] == "predict":
             experiment_of[child] = experiment_of[parent]
     users = []
     for node, rule in rules.items():
-        if rule in ("tokens", "pretrain") or rule.startswith(("finetune_", "predict_")):
+        if rule in ("tokens", "pretrain", "finetune", "predict"):
             experiment = experiment_of.get(node)
             if experiment and (config["experiments"][experiment] or {}).get("pretrain"):
                 assert (fetch[0], node) not in edges, labels[node]  # starts from the MNRL folder instead

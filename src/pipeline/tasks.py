@@ -6,8 +6,8 @@ A normalised data file (``results/data/{task}-{split}.csv``) is a comma-separate
 * pair tasks (``para``, ``sts``): columns ``id, sentence1, sentence2, label``
 
 ``label`` is empty for every row of an unlabelled split (the course's ``*-test-student`` files).
-A prediction file (``results/predictions/{model}/{task}-{split}.csv``) has the columns ``id`` and the
-task's ``pred_column``, the names of the course leaderboard.
+A prediction file (``results/{scale}/predictions/{model}/{split}.csv``) holds every task of a model:
+columns ``task, id, prediction`` (:mod:`pipeline.evaluation.predictions`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class Task:
     kind: str  # "classification" or "regression"
     num_labels: int  # classes; 1 for regression
     metric: str  # "acc" or "corr" (Pearson)
-    pred_column: str  # column name in prediction files (course leaderboard format)
     label_min: float = 0.0
     label_max: float = 0.0
 
@@ -43,10 +42,10 @@ class Task:
 
 
 TASKS: dict[str, Task] = {
-    "sst": Task("sst", False, "classification", 5, "acc", "Predicted_Sentiment", 0, 4),
-    "para": Task("para", True, "classification", 2, "acc", "Predicted_Is_Paraphrase", 0, 1),
-    "sts": Task("sts", True, "regression", 1, "corr", "Predicted_Similarity", 0.0, 5.0),
-    "cfimdb": Task("cfimdb", False, "classification", 2, "acc", "Predicted_Sentiment", 0, 1),
+    "sst": Task("sst", False, "classification", 5, "acc", 0, 4),
+    "para": Task("para", True, "classification", 2, "acc", 0, 1),
+    "sts": Task("sts", True, "regression", 1, "corr", 0.0, 5.0),
+    "cfimdb": Task("cfimdb", False, "classification", 2, "acc", 0, 1),
 }
 
 

@@ -3,38 +3,38 @@
 
 rule claims:
     input:
-        claims_inputs,
+        claims_inputs(config, CLAIMS),
     output:
-        md="results/claims.md",
+        md=P.claims("md"),
         csv=report(
-            "results/claims.csv",
+            P.claims("csv"),
             caption="../report/claims.rst",
             category="Claims",
             labels={"file": "claims (CSV)", "scale": SCALE_NAME},
         ),
         html=report(
-            "results/claims.html",
+            P.claims("html"),
             caption="../report/claims.rst",
             category="Claims",
             labels={"file": "claims", "scale": SCALE_NAME},
         ),
         figure=report(
-            "results/figures/claims.png",
+            P.figure("claims"),
             caption="../report/claims.rst",
             category="Claims",
             labels={"file": "claims figure", "scale": SCALE_NAME},
         ),
     log:
-        f"{LOGS}/claims/claims.log",
+        P.log("claims", "claims"),
     localrule: True
     conda:
         ENV
     params:
         claims=CLAIMS,
-        files=claims_files(),
+        files=CLAIMS_FILES,
         seeds=SEEDS,
         scale=SCALE_NAME,
         encoder=ENCODER,
-        data=data_description(),
+        data=DATA_DESCRIPTION,
     script:
         "../scripts/claims.py"

@@ -4,25 +4,25 @@
 
 rule data:
     output:
-        f"{RES}/data/{{task}}-{{split}}.csv",
+        P.data(),
     log:
-        f"{LOGS}/data/{{task}}-{{split}}.log",
+        P.log("data", "{task}-{split}"),
     localrule: True  # on a cluster, downloads run on the submit host (compute nodes may lack internet)
     conda:
         ENV
     params:
-        source=data_source(),
+        source=DATA_SOURCE,
     script:
         "../scripts/data.py"
 
 
 rule build_encoder:
     input:
-        expand(f"{RES}/data/{{task}}-train.csv", task=["sst", "para", "sts", "cfimdb"]),
+        [P.data(t, "train") for t in ("sst", "para", "sts", "cfimdb")],
     output:
-        directory(f"{RES}/encoders/{{encoder}}"),
+        directory(P.encoder()),
     log:
-        f"{LOGS}/build_encoder/{{encoder}}.log",
+        P.log("build_encoder", "{encoder}"),
     wildcard_constraints:
         encoder=name_regex(RANDOM_ENCODERS),
     conda:
@@ -35,9 +35,9 @@ rule build_encoder:
 
 rule fetch_encoder:
     output:
-        directory(f"{RES}/encoders/{{encoder}}"),
+        directory(P.encoder()),
     log:
-        f"{LOGS}/fetch_encoder/{{encoder}}.log",
+        P.log("fetch_encoder", "{encoder}"),
     wildcard_constraints:
         encoder=name_regex(HUB_ENCODERS),
     localrule: True  # on a cluster, the hub is reached from the submit host only (nodes may lack internet)
@@ -56,34 +56,34 @@ ruleorder: test_labels > data
 
 rule label_source:
     output:
-        "results/downloads/label-sources/{name}",
+        P.label_source(),
     log:
-        f"{LOGS}/label_source/{{name}}.log",
+        P.log("label_source", "{name}"),
     wildcard_constraints:
         name=name_regex(TEST_LABELS["sources"]),
     localrule: True
     conda:
         ENV
     params:
-        spec=lambda wc: label_source_spec(wc.name),
+        spec=lambda wc: label_source_spec(config, wc.name),
     script:
         "../scripts/label_source.py"
 
 
 rule test_labels:
     input:
-        unpack(label_source_inputs),
+        unpack(lambda wc: label_source_inputs(wc.task)),
     output:
-        csv=f"{RES}/data/{{task}}-test.csv",
-        provenance=f"{RES}/data/{{task}}-test.provenance.json",
+        csv=P.data("{task}", "test"),
+        provenance=P.test_provenance(),
     log:
-        f"{LOGS}/test_labels/{{task}}.log",
+        P.log("test_labels", "{task}"),
     wildcard_constraints:
-        task=name_regex(rebuilt_test_tasks()),
+        task=name_regex(REBUILT_TEST_TASKS),
     localrule: True
     conda:
         ENV
     params:
-        source=data_source(),
+        source=DATA_SOURCE,
     script:
         "../scripts/test_labels.py"

@@ -3,17 +3,17 @@
 
 rule figure:
     input:
-        unpack(figure_inputs),
+        unpack(lambda wc: figure_inputs(config, wc.figure)),
     output:
         report(
-            "results/figures/{figure}.png",
+            P.figure(),
             caption="../report/figure.rst",
             category="Figures",
             subcategory=lambda wc: config["figures"][wc.figure].get("paper", "other"),
-            labels=figure_labels,
+            labels=lambda wc: figure_labels(config, wc.figure),
         ),
     log:
-        f"{LOGS}/figures/{{figure}}.log",
+        P.log("figures", "{figure}"),
     wildcard_constraints:
         figure=name_regex(config["figures"]),
     localrule: True

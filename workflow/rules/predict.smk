@@ -1,66 +1,57 @@
-# Test predictions, one CSV per task, and metrics wherever labels exist (an experiment's dev predictions are
-# written by its fine-tuning job, rules/finetune.smk). Snakemake outputs cannot depend on a wildcard's value,
-# so one predict rule is declared per set of tasks (e.g. sst+para+sts, or sst alone), each constrained to the
-# experiments with that task set. Test is predicted only where a target reads it (Table 1, its ensembles'
-# members and the test claims; every other table, figure and claim reads dev).
+# Test predictions and metrics wherever labels exist. A model's predictions of a split are one file, every
+# task in it (pipeline/evaluation/predictions.py); an experiment's dev file is written by its fine-tuning
+# job (rules/finetune.smk). Test is predicted only where a target reads it (Table 1, its ensembles' members and
+# the test claims; every other table, figure and claim reads dev).
 
-for _tasks, _members in task_sets(EXPERIMENTS).items():
 
-    rule:
-        name:
-            "predict_" + "_".join(_tasks)
-        input:
-            model=f"{RES}/models/{{experiment}}/model.safetensors",
-            tokens=[token_file(t, "{split}") for t in _tasks],
-            encoder=lambda wc: start_encoder(
-                resolve_experiment(config, wc.experiment)
-            )["files"],
-        output:
-            [f"{RES}/predictions/{{experiment}}/{t}-{{split}}.csv" for t in _tasks],
-        log:
-            f"{LOGS}/predict/{{experiment}}-{{split}}.log",
-        wildcard_constraints:
-            experiment=seeded_regex(_members),
-            split="test",
-        group:
-            "model"  # submitted together with the fine-tuning job it depends on
-        conda:
-            ENV
-        threads: JOB_THREADS
-        resources:
-            gpu=1,
-        params:
-            settings=lambda wc: resolve_experiment(config, wc.experiment),
-            encoder=lambda wc: start_encoder(
-                resolve_experiment(config, wc.experiment)
-            )["info"],
-        script:
-            "../scripts/predict.py"
+rule predict:
+    input:
+        unpack(lambda wc: predict_inputs(config, wc.experiment, wc.split)),
+    output:
+        P.predictions("{experiment}", "{split}"),
+    log:
+        P.log("predict", "{experiment}-{split}"),
+    wildcard_constraints:
+        experiment=seeded_regex(EXPERIMENTS),
+        split="test",
+    group:
+        "model"  # submitted together with the fine-tuning job it depends on
+    conda:
+        ENV
+    threads: JOB_THREADS
+    resources:
+        **job_resources(config, "predict"),
+    params:
+        settings=lambda wc: resolve_experiment(config, wc.experiment),
+        encoder=lambda wc: start_encoder(config, wc.experiment)["info"],
+    script:
+        "../scripts/predict.py"
 
 
 rule random_baseline:
     input:
-        f"{RES}/data/{{task}}-{{split}}.csv",
+        unpack(lambda wc: random_baseline_inputs(config, wc.split)),
     output:
-        f"{RES}/predictions/random/{{task}}-{{split}}.csv",
+        P.predictions("random", "{split}"),
     log:
-        f"{LOGS}/random_baseline/{{task}}-{{split}}.log",
+        P.log("random_baseline", "{split}"),
     localrule: True
     conda:
         ENV
     params:
         seed=RANDOM_BASELINE_SEED,
+        tasks=model_tasks(config, "random"),
     script:
         "../scripts/random_baseline.py"
 
 
 rule metrics:
     input:
-        unpack(metrics_inputs),
+        unpack(lambda wc: metrics_inputs(config, wc.model, wc.split)),
     output:
-        f"{RES}/metrics/{{model}}/{{split}}.json",
+        P.metrics(),
     log:
-        f"{LOGS}/metrics/{{model}}-{{split}}.log",
+        P.log("metrics", "{model}-{split}"),
     wildcard_constraints:
         split="dev|test",
     localrule: True
@@ -68,37 +59,29 @@ rule metrics:
         ENV
     params:
         settings=lambda wc: model_settings(config, wc.model),
+        tasks=lambda wc: model_tasks(config, wc.model),
     script:
         "../scripts/metrics.py"
 
 
 rule zero_shot:
     input:
-        unpack(
-            lambda wc: {
-                f"{t}_{s}": token_file(t, s)
-                for t in zero_shot_settings(config)["tasks"]
-                for s in SPLITS
-            }
-        ),
-        encoder=encoder_files(),
+        unpack(lambda wc: zero_shot_inputs(config)),
     output:
-        **{
-            f"{t}_{s}": f"{RES}/predictions/zero-shot/{t}-{s}.csv"
-            for t in ("para", "sts")
-            for s in PRED_SPLITS
-        },
-        fitted=f"{RES}/predictions/zero-shot/fitted.json",
+        dev=P.predictions("zero-shot", "dev"),
+        test=P.predictions("zero-shot", "test"),
+        fitted=P.zero_shot_fit(),
     log:
-        f"{LOGS}/zero_shot/zero-shot.log",
-    localrule: SCALE_NAME != "paper"  # seconds on a CPU at smoke and quick; bert-base over every pair at paper
+        P.log("zero_shot", "zero-shot"),
+    # seconds on a CPU at smoke and quick; bert-base over every pair at paper
+    localrule: SCALE_NAME != "paper"
     conda:
         ENV
     threads: JOB_THREADS
     resources:
-        gpu=1 if SCALE_NAME == "paper" else 0,
+        **job_resources(config, "zero_shot"),
     params:
         settings=zero_shot_settings(config),
-        encoder=encoder_info(),
+        encoder=encoder_info(config),
     script:
         "../scripts/zero_shot.py"

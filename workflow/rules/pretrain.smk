@@ -3,27 +3,21 @@
 
 rule pretrain:
     input:
-        unpack(
-            lambda wc: {
-                t: token_file(t, "train")
-                for t in config["pretrains"][wc.pretrain]["sources"]
-            }
-        ),
-        encoder=encoder_files(),
+        unpack(lambda wc: pretrain_inputs(config, wc.pretrain)),
     output:
-        directory(f"{RES}/pretrained/{{pretrain}}"),
+        directory(P.pretrained()),
     log:
-        f"{LOGS}/pretrain/{{pretrain}}.log",
+        P.log("pretrain", "{pretrain}"),
     benchmark:
-        f"{RES}/benchmarks/pretrain/{{pretrain}}.tsv"
+        P.benchmark("pretrain", "{pretrain}")
     conda:
         ENV
     threads: JOB_THREADS
     resources:
-        gpu=1,
+        **job_resources(config, "pretrain"),
     params:
         settings=lambda wc: resolve_pretrain(config, wc.pretrain),
-        encoder=encoder_info(),
-        checkpoints=lambda wc: f"{RES}/checkpoints/pretrain-{wc.pretrain}",
+        encoder=encoder_info(config),
+        checkpoints=lambda wc: P.pretrain_checkpoints(wc.pretrain),
     script:
         "../scripts/pretrain.py"

@@ -3,25 +3,25 @@
 
 rule table:
     input:
-        unpack(table_inputs),
+        unpack(lambda wc: table_inputs(config, wc.table)),
     output:
         csv=report(
-            "results/tables/{table}.csv",
+            P.table(),
             caption="../report/table.rst",
             category="Table data (CSV)",
             subcategory=lambda wc: config["tables"][wc.table].get("paper", "other"),
-            labels=table_labels,
+            labels=lambda wc: table_labels(config, wc.table),
         ),
-        md="results/tables/{table}.md",
+        md=P.table(ext="md"),
         html=report(
-            "results/tables/{table}.html",
+            P.table(ext="html"),
             caption="../report/table.rst",
             category="Tables",
             subcategory=lambda wc: config["tables"][wc.table].get("paper", "other"),
-            labels=table_labels,
+            labels=lambda wc: table_labels(config, wc.table),
         ),
     log:
-        f"{LOGS}/tables/{{table}}.log",
+        P.log("tables", "{table}"),
     wildcard_constraints:
         table=name_regex(config["tables"]),
     localrule: True
@@ -31,37 +31,37 @@ rule table:
         table=lambda wc: config["tables"][wc.table],
         scale=config["scale"],
         encoder=ENCODER,
-        data=data_description(),
-        test_labels=lambda wc: test_label_records(wc.table),
+        data=DATA_DESCRIPTION,
+        test_labels=lambda wc: label_records(config, wc.table),
     script:
         "../scripts/table.py"
 
 
 rule methods_table:
     input:
-        methods_table_inputs,
+        lambda wc: methods_table_inputs(config, wc.table),
     output:
         csv=report(
-            "results/tables/{table}.csv",
+            P.table(),
             caption="../report/table.rst",
             category="Table data (CSV)",
             subcategory=lambda wc: config["methods_tables"][wc.table].get(
                 "paper", "other"
             ),
-            labels=table_labels,
+            labels=lambda wc: table_labels(config, wc.table),
         ),
-        md="results/tables/{table}.md",
+        md=P.table(ext="md"),
         html=report(
-            "results/tables/{table}.html",
+            P.table(ext="html"),
             caption="../report/table.rst",
             category="Tables",
             subcategory=lambda wc: config["methods_tables"][wc.table].get(
                 "paper", "other"
             ),
-            labels=table_labels,
+            labels=lambda wc: table_labels(config, wc.table),
         ),
     log:
-        f"{LOGS}/tables/{{table}}.log",
+        P.log("tables", "{table}"),
     wildcard_constraints:
         table=name_regex(config.get("methods_tables", {})),
     localrule: True
@@ -69,16 +69,16 @@ rule methods_table:
         ENV
     params:
         table=lambda wc: config["methods_tables"][wc.table],
-        files=lambda wc: methods_table_files(wc.table),
+        files=lambda wc: methods_table_files(config, wc.table),
         scale=config["scale"],
         encoder=ENCODER,
-        data=data_description(),
+        data=DATA_DESCRIPTION,
     script:
         "../scripts/methods_table.py"
 
 
 rule methods:
     input:
-        expand("results/tables/{table}.csv", table=config.get("methods_tables", {})),
-        expand("results/figures/{figure}.png", figure=METHODS_FIGURES),
+        [P.table(t) for t in config.get("methods_tables", {})],
+        [P.figure(f) for f in METHODS_FIGURES],
     localrule: True

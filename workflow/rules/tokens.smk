@@ -3,16 +3,16 @@
 
 rule tokens:
     input:
-        data=f"{RES}/data/{{task}}-{{split}}.csv",
-        encoder=lambda wc: encoder_files(wc.encoder),
+        data=P.data(),
+        encoder=lambda wc: encoder_files(config, wc.encoder),
     output:
-        f"{RES}/tokens/{{encoder}}/{{task}}-{{split}}.pt",
+        P.tokens(),
     log:
-        f"{LOGS}/tokens/{{encoder}}/{{task}}-{{split}}.log",
+        P.log("tokens", "{encoder}/{task}-{split}"),
     localrule: True  # minutes of CPU work, once per (encoder, task, split): not worth a queue wait
     conda:
         ENV
     params:
-        encoder=lambda wc: encoder_info(wc.encoder),
+        encoder=lambda wc: encoder_info(config, wc.encoder),
     script:
         "../scripts/tokens.py"

@@ -4,7 +4,5 @@
 
 rule variations:
     input:
-        expand(
-            f"{RES}/metrics/{{experiment}}/dev.json", experiment=config["variations"]
-        ),
+        [P.metrics(experiment, "dev") for experiment in config["variations"]],
     localrule: True

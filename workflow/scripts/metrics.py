@@ -1,4 +1,4 @@
-"""Rule metrics: scores of one model on one split, from its prediction files and the gold labels."""
+"""Rule metrics: scores of one model on one split, from its prediction file and the gold labels."""
 
 import json
 from pathlib import Path
@@ -10,10 +10,8 @@ from pipeline.provenance import code_hash
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
-files = {key: path for key, path in sm.input.items() if key != "runs"}
-predictions = {key[5:]: path for key, path in files.items() if key.startswith("pred_")}
-gold = {key[5:]: path for key, path in files.items() if key.startswith("data_")}
-result = compute_metrics(sm.wildcards.model, sm.wildcards.split, predictions, gold)
+gold = {task: sm.input[f"data_{task}"] for task in sm.params.tasks}
+result = compute_metrics(sm.wildcards.model, sm.wildcards.split, sm.input.predictions, gold)
 runs = [json.loads(Path(path).read_text()) for path in sm.input.runs]
 result.update(
     settings=sm.params.settings,

@@ -1,12 +1,13 @@
-"""Rule random_baseline: random labels (fixed seed) in the prediction format."""
+"""Rule random_baseline: random labels (fixed seed) for every task of one split, in the prediction format."""
 
 from pipeline.data.readers import read_normalised
 from pipeline.evaluation.baselines import random_predictions
-from pipeline.io import write_csv_atomic
+from pipeline.evaluation.predictions import write_predictions
 from pipeline.jobs import start
 
 log = start(snakemake)  # noqa: F821
-task = snakemake.wildcards.task  # noqa: F821
-frame = random_predictions(task, read_normalised(snakemake.input[0], task), snakemake.params.seed)  # noqa: F821
-write_csv_atomic(frame, snakemake.output[0])  # noqa: F821
-log(f"wrote {snakemake.output[0]}")  # noqa: F821
+sm = snakemake  # noqa: F821
+seed = sm.params.seed
+frames = [random_predictions(task, read_normalised(sm.input[task], task), seed) for task in sm.params.tasks]
+write_predictions(frames, sm.output[0])
+log(f"wrote {sm.output[0]}")

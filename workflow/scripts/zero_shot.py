@@ -11,14 +11,15 @@ settings, enc = ZeroShot.from_dict(sm.params.settings), sm.params.encoder
 from pipeline.data.batching import TaskData  # noqa: E402
 from pipeline.evaluation import zero_shot  # noqa: E402  (after start(): the hub is closed before any import)
 from pipeline.evaluation.predict import prediction_frame  # noqa: E402
-from pipeline.io import write_csv_atomic, write_json_atomic  # noqa: E402
+from pipeline.evaluation.predictions import write_predictions  # noqa: E402
+from pipeline.io import write_json_atomic  # noqa: E402
 from pipeline.model.device import autocast, choose_precision, pick_device  # noqa: E402
 from pipeline.model.encoders import load_encoder  # noqa: E402
 
 device = pick_device(requires_cuda(sm.config), "zero_shot")
 precision = choose_precision(settings.precision, device)
 model = zero_shot.embedder(load_encoder(enc["location"], **enc["load_kwargs"]), settings.pooling).to(device)
-fitted = {}
+fitted, frames = {}, {"dev": [], "test": []}
 for task in settings.tasks:
     train = TaskData.from_cache(sm.input[f"{task}_train"]).subset(settings.train_subset[task], 0)
     with autocast(device, precision):
@@ -28,8 +29,8 @@ for task in settings.tasks:
         data = TaskData.from_cache(sm.input[f"{task}_{split}"])
         with autocast(device, precision):
             cos = zero_shot.pair_cosines(model, data, settings.max_length, settings.eval_batch_size, device)
-        write_csv_atomic(
-            prediction_frame(data, zero_shot.apply(task, cos, fitted[task])), sm.output[f"{task}_{split}"]
-        )
+        frames[split].append(prediction_frame(data, zero_shot.apply(task, cos, fitted[task])))
     log(f"{task}: fitted on {len(train)} train rows: {fitted[task]}")
+for split, split_frames in frames.items():
+    write_predictions(split_frames, sm.output[split])
 write_json_atomic({"fitted": fitted, "settings": settings.to_dict()}, sm.output.fitted)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.evaluation.predictions import task_rows
 from pipeline.tasks import TASKS, get_task
 
 
 def random_predictions(task_name: str, data: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Random predictions for the ids of ``data``, in prediction-file format (``id`` + ``pred_column``).
+    """Random predictions for the ids of ``data``: the task's rows of a prediction file
+    (:func:`pipeline.evaluation.predictions.task_rows`).
 
     Classification: a class drawn uniformly from ``0 .. num_labels-1``; regression (sts): a float drawn
     uniformly from ``[label_min, label_max]`` = [0, 5]. The generator is seeded with ``(seed, index of the
@@ -22,4 +24,4 @@ def random_predictions(task_name: str, data: pd.DataFrame, seed: int) -> pd.Data
         values: np.ndarray = rng.integers(0, task.num_labels, size=n)
     else:
         values = rng.uniform(task.label_min, task.label_max, size=n)
-    return pd.DataFrame({"id": data["id"].astype(str).to_numpy(), task.pred_column: values})
+    return task_rows(task_name, data["id"].astype(str).tolist(), values)

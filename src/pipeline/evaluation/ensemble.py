@@ -1,13 +1,15 @@
-"""Ensembles of prediction files: majority vote for classification tasks, mean for STS."""
+"""Ensembles of prediction files (:mod:`pipeline.evaluation.predictions`): majority vote for classification
+tasks, mean for STS."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pipeline.evaluation.predictions import combine, read_predictions, task_rows
 from pipeline.tasks import get_task
 
 PathLike = str | Path
@@ -46,38 +48,42 @@ def mean_vote(preds: Sequence[pd.Series]) -> pd.Series:
     return _aligned(preds).astype(float).mean(axis=1).rename(preds[0].name)
 
 
-def ensemble_task(task_name: str, member_files: Sequence[PathLike]) -> pd.DataFrame:
-    """Combine prediction files of one task into one prediction frame (``id`` + ``pred_column``).
+def ensemble_task(task_name: str, members: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Combine one task's predictions of several members (name or file -> ``id`` + ``prediction``) into
+    that task's rows of a prediction file (:func:`pipeline.evaluation.predictions.task_rows`).
 
-    Every member must hold exactly the same ids (ValueError naming the file otherwise); the result keeps
+    Every member must hold exactly the same ids (ValueError naming the member otherwise); the result keeps
     the first member's id order. Classification -> :func:`majority_vote`, regression -> :func:`mean_vote`.
     At least two members are required.
     """
     task = get_task(task_name)
-    if len(member_files) < 2:
-        raise ValueError(
-            f"an ensemble needs at least 2 members, got {len(member_files)}: {list(member_files)}"
-        )
+    names = list(members)
+    if len(names) < 2:
+        raise ValueError(f"an ensemble needs at least 2 members, got {len(names)}: {names}")
     series: list[pd.Series] = []
     first_ids: set[str] = set()
-    for path in member_files:
-        df = pd.read_csv(path, dtype={"id": str})
-        if "id" not in df.columns or task.pred_column not in df.columns:
-            raise ValueError(f"{path} needs columns 'id' and {task.pred_column!r} (has {list(df.columns)})")
-        if df["id"].duplicated().any():
-            raise ValueError(f"{path} has duplicate ids")
-        if df[task.pred_column].isna().any():
-            raise ValueError(f"{path} has missing predictions")
-        ids = set(df["id"])
+    for name, frame in members.items():
+        if frame["id"].duplicated().any():
+            raise ValueError(f"{name} has duplicate {task_name} ids")
+        if frame["prediction"].isna().any():
+            raise ValueError(f"{name} has missing {task_name} predictions")
+        ids = set(frame["id"])
         if series and ids != first_ids:
             raise ValueError(
-                f"{path} has different ids than {member_files[0]}: "
+                f"{name} has other {task_name} ids than {names[0]}: "
                 f"{len(first_ids - ids)} missing, {len(ids - first_ids)} extra"
             )
         first_ids = first_ids or ids
-        series.append(df.set_index("id")[task.pred_column])
+        series.append(frame.set_index("id")["prediction"])
     combined = majority_vote(series) if task.kind == "classification" else mean_vote(series)
-    return pd.DataFrame({"id": combined.index.to_numpy(), task.pred_column: combined.to_numpy()})
+    return task_rows(task_name, combined.index.tolist(), combined.to_numpy())
+
+
+def ensemble_files(member_files: Sequence[PathLike], tasks: Sequence[str]) -> pd.DataFrame:
+    """The ensemble's prediction file (all of ``tasks``, in that order) from its members' prediction files
+    of the same split; each must hold exactly ``tasks`` (an error names the file, row and problem)."""
+    read = {str(path): read_predictions(path, tasks) for path in member_files}
+    return combine(ensemble_task(t, {path: by_task[t] for path, by_task in read.items()}) for t in tasks)
 
 
 def select_members(dev_overall: dict[str, float | None], top: int) -> list[str]:

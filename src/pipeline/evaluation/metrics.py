@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.evaluation.predictions import read_predictions
 from pipeline.tasks import TASKS, get_task
 
 PathLike = str | Path
@@ -97,7 +98,7 @@ def score_task(
     pred_path: PathLike = "",
     gold_path: PathLike = "",
 ) -> float | None:
-    """Score one task's predictions (``id`` + ``pred_column``) against gold (``id`` + ``label``).
+    """Score one task's predictions (``id`` + ``prediction``) against gold (``id`` + ``label``).
 
     Returns None when every gold label is missing (unlabelled split). Raises ValueError, naming both files,
     when the id sets differ or repeat, some but not all gold labels are missing, or a prediction is NaN
@@ -107,8 +108,8 @@ def score_task(
     """
     task = get_task(task_name)
     where = f"predictions {pred_path or '<frame>'} vs gold {gold_path or '<frame>'}"
-    if task.pred_column not in predictions.columns or "id" not in predictions.columns:
-        raise ValueError(f"predictions {pred_path} need columns 'id' and {task.pred_column!r} ({where})")
+    if "prediction" not in predictions.columns or "id" not in predictions.columns:
+        raise ValueError(f"predictions {pred_path} need columns 'id' and 'prediction' ({where})")
     if "label" not in gold.columns or "id" not in gold.columns:
         raise ValueError(f"gold {gold_path} needs columns 'id' and 'label' ({where})")
     pred_ids, gold_ids = predictions["id"].astype(str), gold["id"].astype(str)
@@ -129,7 +130,7 @@ def score_task(
         return None
     if labels.isna().any():
         raise ValueError(f"gold has {int(labels.isna().sum())} missing labels of {len(labels)} ({where})")
-    preds = pd.to_numeric(predictions[task.pred_column], errors="coerce")
+    preds = pd.to_numeric(predictions["prediction"], errors="coerce")
     if preds.isna().any():
         raise ValueError(f"{int(preds.isna().sum())} NaN or non-numeric predictions ({where})")
     if task.kind == "classification":
@@ -148,11 +149,6 @@ def score_task(
     return accuracy(aligned, gold_values) if task.metric == "acc" else pearson(aligned, gold_values)
 
 
-def read_predictions(path: PathLike) -> pd.DataFrame:
-    """A prediction CSV with ``id`` read as string."""
-    return pd.read_csv(path, dtype={"id": str})
-
-
 def read_gold(path: PathLike) -> pd.DataFrame:
     """``id`` (string) and ``label`` (empty cells as NaN) of a normalised data file."""
     return pd.read_csv(
@@ -163,33 +159,32 @@ def read_gold(path: PathLike) -> pd.DataFrame:
 def compute_metrics(
     model: str,
     split: str,
-    pred_files: Mapping[str, PathLike],
+    pred_file: PathLike,
     data_files: Mapping[str, PathLike],
 ) -> dict[str, Any]:
     """Scores of one model on one split, JSON-ready.
 
-    Returns ``{"model", "split", "scores": {metric_name: value or None}, "overall", "unlabelled": [tasks],
-    "n": {task: rows}}`` for each task in ``pred_files`` (``data_files`` must hold the same tasks).
+    ``pred_file``: the model's prediction file (:mod:`pipeline.evaluation.predictions`), which must hold
+    exactly the tasks of ``data_files`` (task -> normalised data file). Returns ``{"model", "split",
+    "scores": {metric_name: value or None}, "overall", "unlabelled": [tasks], "n": {task: rows}}``.
     """
-    if not pred_files:
-        raise ValueError(f"no prediction files for model {model!r} on split {split!r}")
-    lacking = sorted(set(pred_files) - set(data_files))
-    if lacking:
-        raise ValueError(f"no data file for tasks {lacking} (model {model!r}, split {split!r})")
+    if not data_files:
+        raise ValueError(f"no data files for model {model!r} on split {split!r}")
+    predictions = read_predictions(pred_file, list(data_files))
     scores: dict[str, float | None] = {}
     unlabelled: list[str] = []
     n: dict[str, int] = {}
-    for task_name, pred_path in pred_files.items():
+    for task_name, data_file in data_files.items():
         task = get_task(task_name)
-        preds, gold = read_predictions(pred_path), read_gold(data_files[task_name])
-        value = score_task(task_name, preds, gold, pred_path, data_files[task_name])
+        preds, gold = predictions[task_name], read_gold(data_file)
+        value = score_task(task_name, preds, gold, f"{pred_file} ({task_name} rows)", data_file)
         if value is None:
             unlabelled.append(task_name)
         elif not math.isfinite(value):
-            raise ValueError(f"non-finite {task.metric_name} for {pred_path}")
+            raise ValueError(f"non-finite {task.metric_name} for {pred_file} ({task_name} rows)")
         scores[task.metric_name] = value
         n[task_name] = len(preds)
-    trivial = trivial_scores({task: read_gold(data_files[task]) for task in pred_files})
+    trivial = trivial_scores({task: read_gold(path) for task, path in data_files.items()})
     return {
         "model": model,
         "split": split,

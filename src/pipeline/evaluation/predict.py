@@ -1,4 +1,4 @@
-"""Predictions of a trained model: per task and split, in file order, as the course leaderboard's CSV."""
+"""Predictions of a trained model: per task and split, in file order (the rows of a prediction file)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from pipeline.data.batching import Ragged, TaskData
+from pipeline.evaluation.predictions import task_rows
 from pipeline.model.device import autocast
 from pipeline.model.embedding import SentenceEmbedder
 from pipeline.model.heads import MultitaskModel
@@ -75,8 +76,8 @@ def embed_sentences(
 
 
 def prediction_frame(data: TaskData, values: np.ndarray) -> pd.DataFrame:
-    """The leaderboard's format: ``id`` and the task's prediction column."""
-    column = data.task.pred_column
-    if data.task.kind == "classification":
-        return pd.DataFrame({"id": data.ids, column: values.astype(np.int64)})
-    return pd.DataFrame({"id": data.ids, column: np.round(values, 6)})
+    """The task's rows of a prediction file (:mod:`pipeline.evaluation.predictions`): class indices, or
+    similarities rounded to 6 decimals."""
+    if data.task.kind != "classification":
+        values = np.round(values, 6)
+    return task_rows(data.task.name, data.ids, values)

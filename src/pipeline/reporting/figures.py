@@ -2,8 +2,9 @@
 
 Every function draws on a :class:`matplotlib.figure.Figure` (no pyplot, so no GUI backend is involved)
 and writes a PNG atomically: the image goes to a temporary file in the destination folder, which is then
-renamed over ``out``. Inputs are the pipeline's CSV files (see :mod:`pipeline.tasks`): ``history.csv``
-files of training runs, prediction files (``id`` + the task's ``pred_column``) and normalised data files.
+renamed over ``out``. Inputs are the pipeline's CSV files: ``history.csv`` files of training runs, prediction
+files (:mod:`pipeline.evaluation.predictions`: one per model and split, a task's rows read) and normalised
+data files (:mod:`pipeline.tasks`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from pipeline.evaluation.predictions import task_predictions
 from pipeline.io import write_atomic
 from pipeline.tasks import get_task
 
@@ -48,19 +50,18 @@ def _save(fig: Figure, out: PathLike) -> None:
 
 
 def _joined(task_name: str, pred_file: PathLike, gold_file: PathLike) -> pd.DataFrame:
-    """Join predictions and gold labels on ``id``; columns ``id, label, pred``.
+    """Join a model's predictions of one task (its rows of the prediction file) and the gold labels on
+    ``id``; columns ``id, label, pred``.
 
-    Raises ValueError (naming both files) when the id sets differ, ids repeat, or gold is unlabelled.
+    Raises ValueError (naming both files) when the id sets differ, ids repeat, or gold is unlabelled; a
+    malformed prediction file or one without the task's rows raises naming the file (and the row).
     """
-    task = get_task(task_name)
-    pred = pd.read_csv(pred_file, dtype={"id": str})
+    pred = task_predictions(pred_file, task_name)
     gold = pd.read_csv(gold_file, dtype={"id": str})
-    where = f"predictions {pred_file} vs gold {gold_file}"
-    if task.pred_column not in pred.columns:
-        raise ValueError(f"{pred_file} has no column {task.pred_column!r} (columns: {list(pred.columns)})")
+    where = f"predictions {pred_file} ({task_name} rows) vs gold {gold_file}"
     if "label" not in gold.columns or gold["label"].isna().any():
         raise ValueError(f"gold file {gold_file} is unlabelled (missing labels); cannot compare {where}")
-    if pred["id"].duplicated().any() or gold["id"].duplicated().any():
+    if gold["id"].duplicated().any():
         raise ValueError(f"duplicate ids in {where}")
     pred_ids, gold_ids = set(pred["id"]), set(gold["id"])
     if pred_ids != gold_ids:
@@ -68,10 +69,8 @@ def _joined(task_name: str, pred_file: PathLike, gold_file: PathLike) -> pd.Data
             f"ids do not match in {where}: {len(pred_ids - gold_ids)} only in predictions, "
             f"{len(gold_ids - pred_ids)} only in gold"
         )
-    if pred[task.pred_column].isna().any():
-        raise ValueError(f"missing predictions in {pred_file}")
-    merged = gold[["id", "label"]].merge(pred[["id", task.pred_column]], on="id", validate="one_to_one")
-    return merged.rename(columns={task.pred_column: "pred"})
+    merged = gold[["id", "label"]].merge(pred[["id", "prediction"]], on="id", validate="one_to_one")
+    return merged.rename(columns={"prediction": "pred"})
 
 
 def _train_labels(train_file: PathLike) -> pd.Series:

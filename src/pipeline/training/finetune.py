@@ -26,6 +26,7 @@ from safetensors.torch import load_model, save_model
 from pipeline.data.batching import TaskData, bucket_by_length
 from pipeline.evaluation.metrics import accuracy, overall_score, pearson
 from pipeline.evaluation.predict import predict_task, prediction_frame, to_device
+from pipeline.evaluation.predictions import write_predictions
 from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
 from pipeline.model.device import (
     autocast,
@@ -131,7 +132,8 @@ def train(
     control: RunControl,
 ) -> dict:
     """Train one experiment; write ``outputs['model']`` (best weights, safetensors), ``outputs['history']``
-    (CSV, one row per epoch) and ``outputs['run']`` (JSON: settings, times, memory, parameters, device, code).
+    (CSV, one row per epoch), ``outputs['run']`` (JSON: settings, times, memory, parameters, device, code)
+    and, where given, ``outputs['predictions']`` (the best epoch's dev prediction file).
 
     run.json's ``settings`` and the checkpoints' fingerprint are those of the plain dict the settings were
     built from (:meth:`pipeline.settings.Settings.to_dict`). ``control`` (checkpoint intervals, progress
@@ -191,8 +193,8 @@ def train(
             if not checkpoints.best.exists():
                 checkpoints.restore_best(model)  # raises: never the last epoch in the best one's place
             write_atomic(outputs["model"], lambda tmp: shutil.copyfile(checkpoints.best, tmp))
-        if any(f"{task}_dev" in outputs for task in dev_data):
-            write_dev_predictions(checkpoints.best_predictions(), dev_data, outputs)
+        if "predictions" in outputs:
+            write_dev_predictions(checkpoints.best_predictions(), dev_data, outputs["predictions"])
         write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
         run = {
             "settings": plain,
@@ -216,12 +218,11 @@ def train(
     return run
 
 
-def write_dev_predictions(values: dict[str, np.ndarray], dev_data: dict[str, TaskData], outputs) -> None:
+def write_dev_predictions(values: dict[str, np.ndarray], dev_data: dict[str, TaskData], path: str) -> None:
     """The best epoch's dev predictions, computed by its end-of-epoch evaluation (the saved model's own
-    predictions: the same weights, batches and precision), to ``outputs[f"{task}_dev"]`` where given."""
-    for task, data in dev_data.items():
-        if f"{task}_dev" in outputs:
-            write_csv_atomic(prediction_frame(data, values[task]), outputs[f"{task}_dev"])
+    predictions: the same weights, batches and precision; ``best-dev.pt`` holds them by task), as the
+    experiment's dev prediction file ``path``, its tasks in the order of ``dev_data``."""
+    write_predictions([prediction_frame(data, values[task]) for task, data in dev_data.items()], path)
 
 
 def _train_epochs(loop: RunLoop, settings: Experiment, train_data, dev_data, plan_args, steps) -> None:

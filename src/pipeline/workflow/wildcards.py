@@ -1,0 +1,31 @@
+"""Wildcard constraints: each wildcard matches exactly the names the config declares (names may hold dots
+and dashes), and a model name may carry a seed (``name~seedK``, K >= 1)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from pipeline.config import known_models
+from pipeline.tasks import SPLITS, TASKS
+
+
+def name_regex(names: Iterable[str]) -> str:
+    """A regular expression matching exactly the given names (matching nothing when there are none)."""
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) or "(?!)"
+
+
+def seeded_regex(names: Iterable[str]) -> str:
+    """A regular expression matching the given names and their seeds (``name~seedK``, K >= 1)."""
+    return f"(?:{name_regex(names)})(?:~seed[1-9][0-9]*)?"
+
+
+def global_constraints(config: Mapping) -> dict[str, str]:
+    """The constraints every rule shares: task, split, encoder, pretrain and model names."""
+    return {
+        "task": name_regex(TASKS),
+        "split": name_regex(SPLITS),
+        "encoder": name_regex(config["encoders"]),
+        "pretrain": name_regex(config["pretrains"]),
+        "model": seeded_regex(known_models(config)),
+    }
