@@ -29,7 +29,6 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
-import yaml  # noqa: E402
 
 TINY_ENCODER = {
     "vocab_size": 300,
@@ -84,7 +83,10 @@ def now() -> float:
 
 
 def load_config() -> dict:
-    return yaml.safe_load((ROOT / "config.yaml").read_text())
+    """config.yaml with the papers merged in and the schema's defaults filled, as the workflow reads it."""
+    from pipeline.workflow.validation import load_config as prepared
+
+    return prepared(ROOT)
 
 
 @dataclass
