@@ -1,7 +1,7 @@
 """Which library code produced an artifact: a hash of the ``pipeline`` package's source files.
 
 Snakemake reruns a job when its settings (params), inputs or rule script change, but not when a module it
-imports changes: a fix in ``src/pipeline/training/finetune.py`` reruns nothing by itself (README, "What
+imports changes: a fix in ``src/pipeline/training/finetune.py`` reruns nothing by itself (docs/workflow.md, "What
 reruns what").
 So every run.json and metrics file records :func:`code_hash`; a checkpoint written by other code is not
 resumed silently (:mod:`pipeline.training.checkpoints`), and a table whose rows come from different code
@@ -38,7 +38,7 @@ def code_versions_note(hashes: Iterable[str | None]) -> str:
         return ""
     return (
         f"Rows come from {len(known)} versions of the library code ({', '.join(known)}): rerun the older "
-        "rows (README, 'What reruns what') before comparing them."
+        "rows (docs/workflow.md, 'What reruns what') before comparing them."
     )
 
 

@@ -67,7 +67,7 @@ ENV = "../../environment.yml"
 SCALE_NAME = config["scale"]
 SCALE = config["scales"][SCALE_NAME]
 # torch threads of each training/prediction job (SLURM: --cpus-per-task); 1 on a small machine lets two jobs
-# run side by side, which beats one job on two threads there (README, "Speed")
+# run side by side, which beats one job on two threads there (docs/workflow.md, "Speed")
 JOB_THREADS = SCALE.get("threads", 2)
 # Every path (pipeline/workflow/paths.py), under the active scale's folder results/{scale}/: a run at one
 # scale never touches another's.

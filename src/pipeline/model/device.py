@@ -38,7 +38,7 @@ def pick_device(require_cuda: bool = False, where: str = "this job") -> torch.de
         raise CudaRequired(
             f"{where} needs a CUDA GPU at this scale (scales.<scale>.require_cuda) but torch "
             f"{torch.__version__} sees none (torch's CUDA build: {built}). Run it on a GPU node with "
-            "the CUDA build of torch 2.13.0 (README, 'On a SLURM cluster'), or use scale smoke/quick on "
+            "the CUDA build of torch 2.13.0 (docs/cluster.md), or use scale smoke/quick on "
             "the CPU."
         )
     return torch.device("cpu")
