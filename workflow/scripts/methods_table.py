@@ -34,7 +34,12 @@ else:
         elif "run" in entry:
             hardware.append(read_json(entry["run"])["hardware"])
     records = {f"{m}/{s}": rec for m, by_split in metrics.items() for s, rec in by_split.items()}
-    scale, code = scale_of(records), code_hashes(records)
+    if records:
+        scale, code = scale_of(records), code_hashes(records)
+    else:  # run columns only (e.g. a learning-rate sweep's loss and time): the runs' scale and code
+        scale = scale_of_paths([path for entry in files.values() for path in entry.values()])
+        trained = [r["run"] for r in runs.values()]
+        code = sorted({h for run in trained for h in run.get("code_hashes") or [run.get("code_hash")] if h})
     frame = build_methods_table(
         table["rows"], table["columns"], metrics, runs, scale=scale, overall_row=table.get("overall_row")
     )
