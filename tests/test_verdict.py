@@ -12,7 +12,6 @@ from scipy import stats
 
 from pipeline.evaluation.metrics import LEARNED_MARGIN, compute_metrics, learned_flags, trivial_scores
 from pipeline.reporting import claims as C
-from pipeline.tasks import get_task
 
 DRAWS = 1000
 
@@ -126,8 +125,8 @@ def _files(folder, task, labels, preds):
     gold, pred = folder / f"{task}-dev.csv", folder / f"{task}-pred.csv"
     ids = [f"i{k}" for k in range(len(labels))]
     pd.DataFrame({"id": ids, "label": labels}).to_csv(gold, index=False)
-    pd.DataFrame({"id": ids, get_task(task).pred_column: preds}).to_csv(pred, index=False)
-    return {task: pred}, {task: gold}
+    pd.DataFrame({"task": task, "id": ids, "prediction": preds}).to_csv(pred, index=False)
+    return pred, {task: gold}
 
 
 def test_constant_predictor_did_not_learn_and_a_learned_one_did(tmp_path):

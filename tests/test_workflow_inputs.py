@@ -194,6 +194,9 @@ def test_claims_read_every_seeds_metrics_and_runs_where_a_claim_needs_them():
         {"dev": f"{S}/metrics/pair/dev.json"},
         {"dev": f"{S}/metrics/pair~seed1/dev.json"},
     ]
-    assert files["random"] == [{"test": f"{S}/metrics/random/test.json"}]
+    # dev too: whether each compared run learned is read from its dev metrics
+    assert files["random"] == [
+        {"dev": f"{S}/metrics/random/dev.json", "test": f"{S}/metrics/random/test.json"}
+    ]
     inputs = claims_inputs(config, claims)
     assert inputs == sorted(inputs) and len(inputs) == 8 + 2 + 1
