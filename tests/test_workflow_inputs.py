@@ -199,4 +199,4 @@ def test_claims_read_every_seeds_metrics_and_runs_where_a_claim_needs_them():
         {"dev": f"{S}/metrics/random/dev.json", "test": f"{S}/metrics/random/test.json"}
     ]
     inputs = claims_inputs(config, claims)
-    assert inputs == sorted(inputs) and len(inputs) == 8 + 2 + 1
+    assert inputs == sorted(inputs) and len(inputs) == 8 + 2 + 2  # random: dev (did it learn?) and test
