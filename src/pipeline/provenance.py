@@ -1,8 +1,8 @@
 """Which library code produced an artifact: a hash of the ``pipeline`` package's source files.
 
 Snakemake reruns a job when its settings (params), inputs or rule script change, but not when a module it
-imports changes: a fix in ``src/pipeline/training/finetune.py`` reruns nothing by itself (docs/workflow.md, "What
-reruns what").
+imports changes: a fix in ``src/pipeline/training/finetune.py`` reruns nothing by itself
+(docs/workflow.md, "What reruns what").
 So every run.json and metrics file records :func:`code_hash`; a checkpoint written by other code is not
 resumed silently (:mod:`pipeline.training.checkpoints`), and a table whose rows come from different code
 versions

@@ -172,11 +172,7 @@ def train(
         log=log,
     )
     loop = RunLoop(
-        model, optimizer, scheduler, scaler, checkpoints, device, precision, log,
-        every_steps=control.checkpoint_every_steps,
-        every_minutes=control.checkpoint_every_minutes,
-        log_every=control.log_every_steps,
-        attempt=attempt,
+        model, optimizer, scheduler, scaler, checkpoints, device, precision, log, control, attempt=attempt
     )  # fmt: skip
     with checkpoints:  # the folder's lock, held until the run is complete
         state = loop.start()

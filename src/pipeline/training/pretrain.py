@@ -139,11 +139,7 @@ def pretrain(
         checkpoint_dir, fingerprint(plain), code=code, resume_other_code=control.resume_other_code, log=log
     )
     loop = RunLoop(
-        embedder, optimizer, scheduler, scaler, checkpoints, device, precision, log,
-        every_steps=control.checkpoint_every_steps,
-        every_minutes=control.checkpoint_every_minutes,
-        log_every=control.log_every_steps,
-        attempt=attempt,
+        embedder, optimizer, scheduler, scaler, checkpoints, device, precision, log, control, attempt=attempt
     )  # fmt: skip
     with checkpoints:  # the folder's lock, held until the encoder folder is written
         state = loop.start()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 
 from pipeline.model.device import device_record, peak_memory
+from pipeline.settings import RunControl
 from pipeline.training.checkpoints import (
     Checkpoints,
     CheckpointTimer,
@@ -29,15 +30,13 @@ class RunLoop:
     checkpoints: Checkpoints
     device: torch.device
     precision: str
-    log: object = print
-    every_steps: int = 0  # mid-epoch checkpoints every this many optimiser steps (0: none)
-    every_minutes: float = 0.0  # ... and every this many minutes (0: none)
-    log_every: int = 0  # a progress line every this many steps (0: none)
+    log: object
+    control: RunControl  # checkpoint intervals (steps, minutes) and progress lines; never change a result
     attempt: Attempt = field(default_factory=Attempt)
     state: RunState = field(default_factory=RunState)
 
     def __post_init__(self) -> None:
-        self.timer = CheckpointTimer(self.every_minutes)
+        self.timer = CheckpointTimer(self.control.checkpoint_every_minutes)
 
     def start(self) -> RunState:
         """The state to continue: a matching checkpoint's (logged, its totals carried on) or a fresh one."""
@@ -52,11 +51,12 @@ class RunLoop:
         return state
 
     def progress(self, total_steps: int, batch_size: int) -> Progress:
-        return Progress(total_steps, self.log_every, batch_size, self.log)
+        return Progress(total_steps, self.control.log_every_steps, batch_size, self.log)
 
     def due(self, step: int, steps_in_epoch: int) -> bool:
         """Whether a mid-epoch checkpoint follows step ``step`` (by step count or by time)."""
-        return checkpoint_due(step, self.every_steps, steps_in_epoch) or self.timer.due(step, steps_in_epoch)
+        by_steps = checkpoint_due(step, self.control.checkpoint_every_steps, steps_in_epoch)
+        return by_steps or self.timer.due(step, steps_in_epoch)
 
     def record(self) -> None:
         """The attempt's totals (wall seconds, peak memory, attempts, code) into the state."""
