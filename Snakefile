@@ -17,6 +17,7 @@ include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/reports.smk"
 include: "workflow/rules/variations.smk"
 
 

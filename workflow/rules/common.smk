@@ -35,6 +35,8 @@ from pipeline.workflow.inputs import (
     predict_inputs,
     pretrain_inputs,
     random_baseline_inputs,
+    run_files,
+    run_targets,
     start_encoder,
     table_inputs,
     zero_shot_inputs,
@@ -48,10 +50,11 @@ from pipeline.workflow.report import (
     paper_figures,
     table_labels,
 )
-from pipeline.workflow.resources import job_resources
+from pipeline.workflow.resources import job_resources, planned_costs
 from pipeline.workflow.sources import (
     data_description,
     data_source,
+    data_version,
     label_source_spec,
     rebuilt_test_tasks,
     test_labels,
@@ -94,6 +97,9 @@ try:
     CLAIMS = catalogue_from_config(config)
     SEEDS = seed_count(config)
     CLAIMS_FILES = claims_files(config, CLAIMS)
+    DATA_VERSION = data_version(config)
+    # per-job runtimes from the cost plan where the scale asks for them (paper: runtime: plan)
+    COSTS = planned_costs(config, DATA_VERSION)
 except (ClaimError, ValueError) as error:
     raise WorkflowError(str(error)) from None
 if MIGRATED:

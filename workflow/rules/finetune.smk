@@ -24,7 +24,7 @@ rule finetune:
         ENV
     threads: JOB_THREADS
     resources:
-        **job_resources(config, "finetune"),
+        **job_resources(config, "finetune", COSTS),
     params:
         settings=lambda wc: resolve_experiment(config, wc.experiment),
         encoder=lambda wc: start_encoder(config, wc.experiment)["info"],

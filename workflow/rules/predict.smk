@@ -20,7 +20,7 @@ rule predict:
         ENV
     threads: JOB_THREADS
     resources:
-        **job_resources(config, "predict"),
+        **job_resources(config, "predict", COSTS),
     params:
         settings=lambda wc: resolve_experiment(config, wc.experiment),
         encoder=lambda wc: start_encoder(config, wc.experiment)["info"],

@@ -14,7 +14,7 @@ rule pretrain:
         ENV
     threads: JOB_THREADS
     resources:
-        **job_resources(config, "pretrain"),
+        **job_resources(config, "pretrain", COSTS),
     params:
         settings=lambda wc: resolve_pretrain(config, wc.pretrain),
         encoder=encoder_info(config),

@@ -9,6 +9,7 @@ trains), ``predict`` (test predictions, for test tables and test claims), ``pret
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pandas as pd
@@ -102,34 +103,81 @@ def needs(config: Mapping) -> dict[str, dict[str, set[str]]]:
     return out
 
 
+class JobCosts:
+    """The plan rows of single jobs at one scale, each computed on first use: the SLURM profile asks for
+    each GPU job's runtime while the DAG is built (:meth:`runtime_minutes`), and the plan target asks for
+    every job at once (:func:`plan_frame`)."""
+
+    def __init__(self, config: Mapping, device: Device, shape: EncoderShape, version: str):
+        self.config = config
+        self.device = device
+        self.shape = shape
+        scale = config["scales"][config["scale"]]
+        holdout = str(config.get("quora_holdout", False)).lower() == "true"
+        self.rows = scale_rows(scale, version, holdout)
+        self._cache: dict[tuple[str, str], dict] = {}
+
+    @classmethod
+    def of(cls, config: Mapping, version: str) -> JobCosts:
+        """The active scale's costs on its plan device (config.yaml ``plan``)."""
+        return cls(config, plan_device(config), encoder_shape(config), version)
+
+    def cost(self, job: str, name: str) -> dict:
+        """steps, examples, tokens and FLOPs of a ``finetune`` or ``predict`` job (``name``: an experiment,
+        seeded or not) or of a ``pretrain`` job (``name``: an MNRL stage)."""
+        key = (job, name)
+        if key not in self._cache:
+            if job == "pretrain":
+                cost = mnrl_cost(resolve_pretrain(self.config, name), self.rows, self.shape)
+            elif job == "finetune":
+                settings = resolve_experiment(self.config, name)
+                cost = finetune_cost(settings, train_rows(settings, self.rows), self.shape)
+            elif job == "predict":
+                settings = resolve_experiment(self.config, name)
+                cost = predict_cost(settings, {t: self.rows[t]["test"] for t in TASKS}, self.shape)
+            else:
+                raise ValueError(f"no cost plan for {job!r} jobs (finetune, predict, pretrain)")
+            self._cache[key] = cost
+        return self._cache[key]
+
+    def hours(self, job: str, name: str) -> float:
+        cost = self.cost(job, name)
+        return self.device.seconds(cost["flops"], cost["steps"]) / 3600
+
+    def runtime_minutes(self, job: str, name: str) -> int:
+        """What a cluster job asks for (SLURM ``--time``): the projected time x ``plan.safety``, rounded up
+        to whole minutes, within ``[plan.floor_minutes, plan.ceiling_minutes]``."""
+        plan = self.config["plan"]
+        minutes = math.ceil(self.hours(job, name) * 60 * plan["safety"])
+        return int(min(max(minutes, plan["floor_minutes"]), plan["ceiling_minutes"]))
+
+
 def plan_frame(config: Mapping, device: Device, shape: EncoderShape, version: str) -> pd.DataFrame:
     """One row per GPU job of every target: job, name, steps, examples, tokens, FLOPs, projected hours on
-    ``device``, and which targets need it (``targets``: space-separated)."""
-    scale = config["scales"][config["scale"]]
-    rows = scale_rows(scale, version, str(config.get("quora_holdout", False)).lower() == "true")
-    targets = needs(config)
+    ``device``, the runtime a cluster job asks for, and which targets need it (``targets``:
+    space-separated)."""
+    costs = JobCosts(config, device, shape, version)
     jobs: dict[tuple[str, str], dict] = {}
 
-    def job(kind: str, name: str, cost: dict, target: str) -> None:
-        entry = jobs.setdefault((kind, name), {"job": kind, "name": name, **cost, "targets": set()})
-        entry["targets"].add(target)
+    def job(kind: str, name: str, target: str) -> None:
+        if (kind, name) not in jobs:
+            jobs[(kind, name)] = {"job": kind, "name": name, **costs.cost(kind, name), "targets": set()}
+        jobs[(kind, name)]["targets"].add(target)
 
-    for target, need in targets.items():
+    for target, need in needs(config).items():
         for exp in sorted(need["finetune"]):
-            settings = resolve_experiment(config, exp)
-            sizes = train_rows(settings, rows)
-            job("finetune", exp, finetune_cost(settings, sizes, shape), target)
-            if settings.get("pretrain"):
-                stage = resolve_pretrain(config, settings["pretrain"])
-                job("pretrain", stage["name"], mnrl_cost(stage, rows, shape), target)
+            job("finetune", exp, target)
+            pretrain = resolve_experiment(config, exp).get("pretrain")
+            if pretrain:
+                job("pretrain", resolve_pretrain(config, pretrain)["name"], target)
         for exp in sorted(need["predict"]):
-            settings = resolve_experiment(config, exp)
-            job("predict", exp, predict_cost(settings, {t: rows[t]["test"] for t in TASKS}, shape), target)
+            job("predict", exp, target)
     frame = pd.DataFrame(list(jobs.values()))
     if frame.empty:
         return frame
-    frame["hours"] = [
-        device.seconds(f, s) / 3600 for f, s in zip(frame["flops"], frame["steps"], strict=True)
+    frame["hours"] = [costs.hours(j, n) for j, n in zip(frame["job"], frame["name"], strict=True)]
+    frame["runtime_minutes"] = [
+        costs.runtime_minutes(j, n) for j, n in zip(frame["job"], frame["name"], strict=True)
     ]
     frame["device"] = device.name
     frame["constants"] = device.status
@@ -170,3 +218,31 @@ def plan_device(config: Mapping, precision: str | None = None) -> Device:
     if precision is None:
         precision = "bf16" if "bf16" in spec["peak_tflops"] else "fp32"
     return Device.from_config(name, spec, precision)
+
+
+def plan_markdown(frame: pd.DataFrame, total: pd.DataFrame, title: str) -> str:
+    """The plan as Markdown: totals per target first (what a reader decides on), then every job."""
+    device, constants = frame["device"].iloc[0], frame["constants"].iloc[0]
+    lines = [
+        f"# {title}",
+        "",
+        f"Projected on **{device}** ({constants}). Projections from the config alone, not measurements: "
+        "FLOPs from the encoder's shape and the sampling plans' exact steps, time = FLOPs / (peak x "
+        "utilisation) + steps x per-step overhead. `runtime_minutes` is what a cluster job asks for "
+        "(projected time x plan.safety within its floor and ceiling).",
+        "",
+        "| target | GPU jobs | projected GPU-hours |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r.target} | {r.jobs} | {r.hours:.2f} |" for r in total.itertuples(index=False)]
+    lines += [
+        "",
+        "| job | name | steps | examples | tokens | TFLOPs | hours | runtime_minutes | targets |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.job} | {r.name} | {r.steps} | {r.examples} | {r.tokens} | {r.flops / 1e12:.1f} | "
+        f"{r.hours:.3f} | {r.runtime_minutes} | {r.targets} |"
+        for r in frame.itertuples(index=False)
+    ]
+    return "\n".join(lines) + "\n"

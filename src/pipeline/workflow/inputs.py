@@ -20,6 +20,7 @@ from pipeline.model.encoders import encoder_location
 from pipeline.reporting.claims import COST_METRICS as CLAIM_COST_METRICS
 from pipeline.reporting.claims import claim_models
 from pipeline.reporting.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
+from pipeline.workflow.costs import needs
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.sources import flag, label_source_names, rebuilt_test_tasks
 
@@ -247,3 +248,19 @@ def claims_inputs(config: Mapping, claims: Sequence[Mapping]) -> list[str]:
     """Every file of :func:`claims_files`, sorted, as the claims rule's input list."""
     files = claims_files(config, claims)
     return sorted({p for entries in files.values() for entry in entries for p in entry.values()})
+
+
+def run_targets(config: Mapping) -> list[str]:
+    """The targets a runs table can be made of: every table, methods table, figure, and ``claims``."""
+    return sorted(needs(config))
+
+
+def run_files(config: Mapping, target: str = "all") -> dict[str, list[str]]:
+    """``{run: [run.json, history.csv]}`` of every fine-tuning run (each seed its own) that ``target``
+    trains, or every target (``all``), in name order."""
+    need = needs(config)
+    if target != "all" and target not in need:
+        raise ValueError(f"no target {target!r} for a runs table; known: all, {', '.join(sorted(need))}")
+    runs = set().union(*(n["finetune"] for t, n in need.items() if target in ("all", t)))
+    paths = Paths.of(config)
+    return {name: [paths.run(name), paths.history(name)] for name in sorted(runs)}

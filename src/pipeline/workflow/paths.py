@@ -89,6 +89,18 @@ class Paths:
     def metrics(self, model: str = "{model}", split: str = "{split}") -> str:
         return f"{self.results}/metrics/{model}/{split}.json"
 
+    # -- the scale's cost plan and runs table -----------------------------------------------------------
+    def plan(self, ext: str = "csv") -> str:
+        """Every GPU job's projected cost (rule plan): plan.csv, plan.md."""
+        return f"{self.results}/plan.{ext}"
+
+    def runs(self, target: str = "all", ext: str = "csv") -> str:
+        """The runs table (rule runs): every run of every target (``runs.csv``) or of one target
+        (``runs/{target}.csv``)."""
+        if target == "all":
+            return f"{self.results}/runs.{ext}"
+        return f"{self.results}/runs/{target}.{ext}"
+
     # -- logs and benchmarks ---------------------------------------------------------------------------
     def log(self, stage: str, name: str) -> str:
         """The log of one job of a stage (``name`` may hold wildcards and slashes)."""

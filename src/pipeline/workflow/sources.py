@@ -63,6 +63,20 @@ def data_options(config: Mapping) -> dict:
     return options
 
 
+def data_version(config: Mapping) -> str:
+    """The CS224N data version the active scale reads (``2024`` or ``2023``), or ``generated``: set in the
+    config, else 2024 for a download and the mirror's own for a mirror. Reads no data file but a mirror's
+    Quora dev header when the version must be detected."""
+    if _scale(config)["data"]["source"] == "generated":
+        return "generated"
+    version = str(config.get("data_version", "auto"))
+    if version != "auto":
+        return check_data_version(version)
+    if config.get("data_mirror"):
+        return mirror_version(config)
+    return "2024"
+
+
 def mirror_version(config: Mapping) -> str:
     """The mirror's data version: data_version when set, else detected from its quora-dev.csv."""
     version = str(config.get("data_version", "auto"))
