@@ -20,6 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline.workflow.costs import JobCosts
+from pipeline.workflow.validation import load_config
+
 ROOT = Path(__file__).resolve().parents[1]
 TOY_CLUSTER = ROOT / "tests" / "slurm" / "toy_cluster.sh"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -95,11 +98,17 @@ def test_paper_dry_run_asks_for_gpus_on_gpu_rules_only(tmp_path):
         "table",
         "fetch_encoder",
     } <= rules
-    for rule, resources, _ in jobs:
+    costs = JobCosts.of({**load_config(ROOT), "scale": "paper"}, "2024")
+    finetune = {}
+    for rule, resources, wildcards in jobs:
         assert (resources.get("gpu") == "1") == is_gpu_rule(rule), (rule, resources)
         assert int(resources["runtime"]) > 0 and int(resources["mem_mb"]) > 0, (rule, resources)
-        if rule == "finetune":
-            assert int(resources["runtime"]) >= 8 * 60  # paper-scale fine-tuning takes hours
+        if rule in ("finetune", "pretrain"):  # each asks for its own projected time (results/paper/plan.md)
+            name = wildcards.get("experiment") or wildcards["pretrain"]
+            assert int(resources["runtime"]) == costs.runtime_minutes(rule, name), (rule, wildcards)
+            finetune[name] = int(resources["runtime"])
+    # Table 2's 10-epoch run does not queue as long as its 80-epoch LoRA run
+    assert finetune["full-model-10-1e-05"] < finetune["lora-concatembed-80-4e-04"]
     profile = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["slurm-logdir"] == "logs/slurm"
     assert profile["rerun-incomplete"] is True and profile["retries"] >= 1
@@ -151,15 +160,17 @@ def test_an_experiment_in_any_task_order_gets_its_scales_gpu_runtime_and_memory(
         resources, wildcards = jobs[rule]
         assert wildcards["experiment"] == "sts-then-sst", proc.stdout[-3000:]
         assert resources["gpu"] == str(sizes[rule]["gpu"]) == "1"
-        assert resources["runtime"] == str(sizes[rule]["runtime"])
+        assert sizes[rule]["runtime"] == "plan"
         assert resources["mem_mb"] == str(sizes[rule]["mem_mb"])
-    assert (
-        int(jobs["finetune"][0]["runtime"])
-        >= 8 * 60
-        > int(
-            yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["default-resources"]["runtime"]
-        )
-    )
+    paper = {**load_config(workdir), "scale": "paper"}
+    paper["experiments"]["sts-then-sst"] = {"tasks": ["sts", "sst"]}
+    costs = JobCosts.of(paper, "2024")
+    for rule in ("finetune", "predict"):  # its own projected time, never the profile's short default
+        assert int(jobs[rule][0]["runtime"]) == costs.runtime_minutes(rule, "sts-then-sst")
+    default = yaml.safe_load((ROOT / "profiles/slurm/config.yaml").read_text())["default-resources"][
+        "runtime"
+    ]
+    assert int(jobs["finetune"][0]["runtime"]) >= config["plan"]["floor_minutes"] >= default
 
 
 def skip_reason() -> str | None:
