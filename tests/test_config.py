@@ -168,7 +168,16 @@ def test_an_extra_seed_is_the_experiment_with_only_its_seed_changed() -> None:
     other = resolve_experiment(config, "full-model-10-1e-05~seed2")
     assert {k for k in base if base[k] != other[k]} == {"seed", "name"} and other["seed"] == base["seed"] + 2
     assert split_seed("full-model-10-1e-05~seed2") == ("full-model-10-1e-05", 2)
-    assert seed_count(config) == 3 and seed_count(at_scale("paper")) == 1
+    assert seed_count(config) == 3 and seed_count(at_scale("paper")) == 3
+    # with MNRL: seed K also starts from seed K of the MNRL stage, which has its own seed
+    mnrl = "full-model-mnrladddata3-anneal3600-60-1e-05-cos"
+    base, other = resolve_experiment(config, mnrl), resolve_experiment(config, f"{mnrl}~seed1")
+    assert {k for k in base if base[k] != other[k]} == {"seed", "name", "pretrain"}
+    assert other["pretrain"] == base["pretrain"] + "~seed1"
+    stage, stage1 = resolve_pretrain(config, base["pretrain"]), resolve_pretrain(config, other["pretrain"])
+    assert {k for k in stage if stage[k] != stage1[k]} == {"seed", "name"} and stage1["seed"] == stage[
+        "seed"
+    ] + 1
     assert seed_count({**config, "seeds": "5"}) == 5
     with pytest.raises(ConfigError, match="'seeds'"):
         seed_count({**config, "seeds": 0})

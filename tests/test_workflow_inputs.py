@@ -54,8 +54,9 @@ def test_finetune_reads_train_and_dev_tokens_of_its_tasks_and_its_start_encoder(
         "sst_dev": f"{TOKENS}/sst-dev.pt",
         "encoder": [f"{S}/encoders/tiny-random"],
     }
-    # an experiment with an MNRL stage starts from the pre-trained folder, not the base encoder
-    assert finetune_inputs(config, "mnrl-multi~seed1")["encoder"] == [f"{S}/pretrained/mnrl1"]
+    # an experiment with an MNRL stage starts from the pre-trained folder of its seed, not the base encoder
+    assert finetune_inputs(config, "mnrl-multi")["encoder"] == [f"{S}/pretrained/mnrl1"]
+    assert finetune_inputs(config, "mnrl-multi~seed1")["encoder"] == [f"{S}/pretrained/mnrl1~seed1"]
     assert start_encoder(config, "mnrl-multi")["info"]["location"] == f"{S}/pretrained/mnrl1"
 
 

@@ -140,16 +140,24 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     settings["name"] = name
     if k:
         settings["seed"] = settings["seed"] + k
+        if settings.get("pretrain"):  # seed K starts from seed K of its MNRL stage (MNRL's own variance)
+            settings["pretrain"] = seeded(settings["pretrain"], k)
     return settings
 
 
 def resolve_pretrain(config: Mapping, name: str) -> dict:
-    """The settings of MNRL pre-training stage ``name`` at the active scale."""
-    check_name("pretrain", name, config["pretrains"], "an experiment")
+    """The settings of MNRL pre-training stage ``name`` (``x~seedK``: x's with ``seed`` + K) at the active
+    scale, with the scale's pooling and max length (those its experiments fine-tune with)."""
+    base, k = split_seed(name)
+    check_name("pretrain", base, config["pretrains"], "an experiment")
     scale = scale_settings(config)
-    settings = copy.deepcopy(dict(config["pretrains"][name]))
+    settings = copy.deepcopy(dict(config["pretrains"][base]))
     settings["epochs"] = _scaled_epochs(settings["epochs"], scale)
     settings["lr"] = _scaled_lr(settings["lr"], scale)
+    if "pooling" in scale["overrides"]:
+        settings["pooling"] = scale["overrides"]["pooling"]
+    if k:
+        settings["seed"] = settings["seed"] + k
     settings["encoder"] = scale["encoder"]
     settings["max_length"] = scale["overrides"].get("max_length", config["defaults"]["max_length"])
     settings["pair_subset"] = scale["pretrain_pairs"]

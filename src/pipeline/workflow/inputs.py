@@ -89,7 +89,7 @@ def predict_inputs(config: Mapping, experiment: str, split: str) -> dict:
 
 def pretrain_inputs(config: Mapping, pretrain: str) -> dict:
     """The train token files of the MNRL stage's pair sources, and ``encoder``."""
-    sources = config["pretrains"][pretrain]["sources"]
+    sources = config["pretrains"][split_seed(pretrain)[0]]["sources"]
     return {**{t: token_file(config, t, "train") for t in sources}, "encoder": encoder_files(config)}
 
 

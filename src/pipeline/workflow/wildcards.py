@@ -26,6 +26,6 @@ def global_constraints(config: Mapping) -> dict[str, str]:
         "task": name_regex(TASKS),
         "split": name_regex(SPLITS),
         "encoder": name_regex(config["encoders"]),
-        "pretrain": name_regex(config["pretrains"]),
+        "pretrain": seeded_regex(config["pretrains"]),  # one MNRL run per seed
         "model": seeded_regex(known_models(config)),
     }
