@@ -10,7 +10,7 @@ import pytest
 from workflow_config import workflow_config
 
 from pipeline.evaluation.predictions import PredictionFileError, read_predictions
-from pipeline.workflow.migrate import migrate_predictions
+from pipeline.workflow.migrate import dry_run_requested, migrate_predictions
 
 OLD = {
     "sst": "id,Predicted_Sentiment\ns1,4\ns2,0\n",
@@ -64,3 +64,27 @@ def test_a_malformed_old_file_is_named(tmp_path, monkeypatch):
     (folder / "para-dev.csv").write_text("id,label\np1,1\n")
     with pytest.raises(PredictionFileError, match=r"expected \['id', 'Predicted_Is_Paraphrase'\]"):
         migrate_predictions(workflow_config("smoke"))
+
+
+def test_a_dry_run_converts_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "results/smoke/predictions/multi"
+    old_files(folder, "dev", ["sst", "para", "sts"])
+    would = migrate_predictions(workflow_config("smoke"), dry_run=True)
+    assert would == ["results/smoke/predictions/multi/dev.csv"]
+    assert not (folder / "dev.csv").exists()
+    assert migrate_predictions(workflow_config("smoke")) == would and (folder / "dev.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "dry"),
+    [
+        (["snakemake", "-n", "results/tables/table1.csv"], True),
+        (["snakemake", "-np"], True),
+        (["snakemake", "--dry-run"], True),
+        (["snakemake", "--cores", "4", "results/claims.md"], False),
+        (["snakemake", "--config", "scale=quick", "-p"], False),
+    ],
+)
+def test_dry_runs_are_told_from_the_command_line(argv, dry):
+    assert dry_run_requested(argv) is dry

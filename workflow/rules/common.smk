@@ -41,7 +41,7 @@ from pipeline.workflow.inputs import (
     table_inputs,
     zero_shot_inputs,
 )
-from pipeline.workflow.migrate import migrate_predictions
+from pipeline.workflow.migrate import dry_run_requested, migrate_predictions
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.report import (
     BEYOND_BERT,
@@ -89,7 +89,8 @@ METHODS_FIGURES = paper_figures(config, METHODS_PAPER)
 try:
     # prediction files of the layout before one file per model and split, converted (else every finished
     # experiment would be trained again: its dev prediction file is a fine-tuning output)
-    MIGRATED = migrate_predictions(config)
+    DRY_RUN = dry_run_requested(sys.argv)
+    MIGRATED = migrate_predictions(config, dry_run=DRY_RUN)
     DATA_SOURCE = data_source(config)
     DATA_DESCRIPTION = data_description(config)
     REBUILT_TEST_TASKS = rebuilt_test_tasks(config)
@@ -102,7 +103,13 @@ try:
     COSTS = planned_costs(config, DATA_VERSION)
 except (ClaimError, ValueError) as error:
     raise WorkflowError(str(error)) from None
-if MIGRATED:
+if MIGRATED and DRY_RUN:
+    print(
+        f"dry run: {len(MIGRATED)} prediction file(s) of the old layout will be converted to one per model "
+        "and split when this runs; the finetune jobs listed for them will then not run",
+        file=sys.stderr,
+    )
+elif MIGRATED:
     print(
         f"converted {len(MIGRATED)} prediction file(s) to one per model and split",
         file=sys.stderr,

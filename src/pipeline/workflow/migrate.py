@@ -14,7 +14,7 @@ and the old files' modification time, so nothing downstream looks newer than bef
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,9 +59,22 @@ def convert(files: Mapping[str, Path], out: Path) -> None:
     os.utime(out, ns=(stamp, stamp))
 
 
-def migrate_predictions(config: Mapping) -> list[str]:
+def dry_run_requested(argv: Sequence[str]) -> bool:
+    """Whether a Snakemake command line asks for a dry run (``-n``, ``-np``, ``--dry-run``, ``--dryrun``,
+    ``--just-print``): Snakemake decides it only after the Snakefile is read, so common.smk asks the command
+    line. Arguments after a value-taking option are not told apart: ``--config -n`` is no real config."""
+    for arg in argv[1:]:
+        if arg in ("--dry-run", "--dryrun", "--just-print"):
+            return True
+        if arg.startswith("-") and not arg.startswith("--") and "n" in arg[1:] and arg[1:].isalpha():
+            return True
+    return False
+
+
+def migrate_predictions(config: Mapping, dry_run: bool = False) -> list[str]:
     """Convert the active scale's old per-task prediction files where the new file is missing; returns the
-    files written (none on a fresh or already converted results folder)."""
+    files written (none on a fresh or already converted results folder). ``dry_run``: write nothing, return
+    the files a real run would write."""
     paths = Paths.of(config)
     root = Path(paths.results) / "predictions"
     if not root.is_dir():
@@ -78,6 +91,7 @@ def migrate_predictions(config: Mapping) -> list[str]:
             files = {task: folder / f"{task}-{split}.csv" for task in tasks}
             if out.exists() or not all(path.is_file() for path in files.values()):
                 continue
-            convert(files, out)
+            if not dry_run:
+                convert(files, out)
             written.append(str(out))
     return written
