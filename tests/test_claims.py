@@ -281,10 +281,41 @@ def test_frame_gain_loss_noise_and_paper_difference():
 
 
 def test_groups_combine_per_seed():
+    entry = claim(better="a", worse=["b", "c"], metric="overall", combine={"worse": "mean"}, paper_values={})
+    scores = scores_of(a={"overall": [0.70, 0.71]}, b={"overall": [0.60, 0.65]}, c={"overall": [0.66, 0.61]})
+    row = C.claims_frame(read(entry), scores).iloc[0]
+    assert row["mean_worse"] == pytest.approx(0.63)  # mean per seed: 0.63, 0.63
+    assert row["selection"] == ""
+
+
+def test_the_best_of_several_is_picked_on_data_it_is_not_scored_on():
+    """No winner's curse: a dev claim picks the best of a group on dev half A and scores every side on half
+    B; a test claim picks on dev and scores on test."""
+    entry = claim(better="a", worse=["b", "c"], metric="overall", combine={"worse": "max"}, paper_values={})
+    scores = scores_of(a={"overall": [0.70, 0.71]}, b={"overall": [0.60, 0.65]}, c={"overall": [0.66, 0.61]})
+    for model, (half_a, half_b) in {
+        "a": ([0.70, 0.70], [0.72, 0.74]),
+        "b": ([0.70, 0.60], [0.50, 0.66]),  # seed 0: b is best on half A, poor on half B
+        "c": ([0.60, 0.66], [0.64, 0.58]),  # seed 1: c is best on half A
+    }.items():
+        scores[model].update(dev_a={"overall": half_a}, dev_b={"overall": half_b})
+    row = C.claims_frame(read(entry), scores).iloc[0]
+    assert row["selection"] == "picked on dev half A, scored on dev half B"
+    assert row["worse_values"] == "0.5;0.58" and row["better_values"] == "0.72;0.74"
+    # on test: picked on (the whole of) dev, scored on test
+    tests = {"a": 0.9, "b": 0.2, "c": 0.3}
+    test_scores = {m: {"dev": v["dev"], "test": {"overall": [tests[m]] * 2}} for m, v in scores.items()}
+    row = C.claims_frame(read({**entry, "split": "test"}), test_scores).iloc[0]
+    assert row["selection"] == "picked on dev, scored on test"
+    # dev: c best in seed 0 (0.66), b in seed 1 (0.65); their test values 0.3 and 0.2
+    assert row["worse_values"] == "0.3;0.2"
+
+
+def test_metrics_without_dev_halves_leave_a_best_of_claim_untestable():
     entry = claim(better="a", worse=["b", "c"], metric="overall", combine={"worse": "max"}, paper_values={})
     scores = scores_of(a={"overall": [0.70, 0.71]}, b={"overall": [0.60, 0.65]}, c={"overall": [0.66, 0.61]})
     row = C.claims_frame(read(entry), scores).iloc[0]
-    assert row["mean_worse"] == pytest.approx(0.655)  # max per seed: 0.66, 0.65
+    assert row["verdict"] == C.UNTESTABLE and "rerun the metrics jobs" in row["detail"]
 
 
 def test_factor_claim_compares_ranges():

@@ -126,3 +126,24 @@ def test_compute_metrics_names_the_file_and_the_tasks_it_lacks(tmp_path: Path) -
     write_predictions([task_rows("sst", ["e0", "x"], [0, 1])], tmp_path / "dev.csv")
     with pytest.raises(ValueError, match=r"dev\.csv \(sst rows\) vs gold .*sst-dev\.csv"):
         compute_metrics("m", "dev", tmp_path / "dev.csv", {"sst": gold["sst"]})
+
+
+def test_dev_halves_split_every_task_by_id_and_score_each_half(tmp_path):
+    from pipeline.evaluation.metrics import half_of
+
+    ids = [f"s{i}" for i in range(40)]
+    gold = pd.DataFrame({"id": ids, "label": [i % 5 for i in range(40)]})
+    preds = [i % 5 if i % 3 else 0 for i in range(40)]
+    data = tmp_path / "sst-dev.csv"
+    gold.to_csv(data, index=False)
+    pred_file = tmp_path / "dev.csv"
+    pd.DataFrame({"task": "sst", "id": ids, "prediction": preds}).to_csv(pred_file, index=False)
+    result = compute_metrics("m", "dev", pred_file, {"sst": data})
+    halves = {h: [i for i, x in enumerate(ids) if half_of(x) == h] for h in ("a", "b")}
+    assert halves["a"] and halves["b"] and len(halves["a"]) + len(halves["b"]) == 40
+    for half, rows in halves.items():
+        expected = sum(preds[i] == i % 5 for i in rows) / len(rows)
+        assert result["halves"][half]["scores"]["sst_acc"] == pytest.approx(expected)
+        assert result["halves"][half]["overall"] is not None
+    assert half_of("s1") == half_of("s1")  # fixed by the id: the same for every model and seed
+    assert "halves" not in compute_metrics("m", "test", pred_file, {"sst": data})

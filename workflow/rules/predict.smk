@@ -60,6 +60,9 @@ rule metrics:
     params:
         settings=lambda wc: model_settings(config, wc.model),
         tasks=lambda wc: model_tasks(config, wc.model),
+        # dev scores per half too (claims pick a best-of-several on one half): a changed param reruns the
+        # metrics jobs of earlier results (seconds each), never training
+        halves=True,
     script:
         "../scripts/metrics.py"
 

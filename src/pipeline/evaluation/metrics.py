@@ -11,6 +11,7 @@ learn decides no claim (``pipeline.reporting.claims``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -149,6 +150,33 @@ def score_task(
     return accuracy(aligned, gold_values) if task.metric == "acc" else pearson(aligned, gold_values)
 
 
+#: The two halves of a split a best-of-several model is picked on and scored on (no winner's curse).
+HALVES = ("a", "b")
+
+
+def half_of(example_id: str) -> str:
+    """The half (``a`` or ``b``) an example belongs to: fixed by its id alone (the first byte of its MD5), so
+    every model and seed splits the same examples the same way."""
+    return HALVES[hashlib.md5(str(example_id).encode()).digest()[0] % 2]
+
+
+def half_scores(
+    predictions: Mapping[str, pd.DataFrame], gold: Mapping[str, pd.DataFrame]
+) -> dict[str, dict[str, Any]]:
+    """``{"a": {"scores", "overall"}, "b": {...}}``: the scores on each half of a split (:func:`half_of`)."""
+    out = {}
+    for half in HALVES:
+        scores = {}
+        for task_name, frame in gold.items():
+            keep = frame["id"].astype(str).map(half_of) == half
+            ids = set(frame["id"][keep].astype(str))
+            preds = predictions[task_name]
+            value = score_task(task_name, preds[preds["id"].astype(str).isin(ids)], frame[keep])
+            scores[get_task(task_name).metric_name] = value
+        out[half] = {"scores": scores, "overall": overall_score(scores)}
+    return out
+
+
 def read_gold(path: PathLike) -> pd.DataFrame:
     """``id`` (string) and ``label`` (empty cells as NaN) of a normalised data file."""
     return pd.read_csv(
@@ -166,7 +194,8 @@ def compute_metrics(
 
     ``pred_file``: the model's prediction file (:mod:`pipeline.evaluation.predictions`), which must hold
     exactly the tasks of ``data_files`` (task -> normalised data file). Returns ``{"model", "split",
-    "scores": {metric_name: value or None}, "overall", "unlabelled": [tasks], "n": {task: rows}}``.
+    "scores": {metric_name: value or None}, "overall", "unlabelled": [tasks], "n": {task: rows}, "trivial",
+    "learned"}``, and on a labelled dev split ``"halves"`` (:func:`half_scores`).
     """
     if not data_files:
         raise ValueError(f"no data files for model {model!r} on split {split!r}")
@@ -184,8 +213,9 @@ def compute_metrics(
             raise ValueError(f"non-finite {task.metric_name} for {pred_file} ({task_name} rows)")
         scores[task.metric_name] = value
         n[task_name] = len(preds)
-    trivial = trivial_scores({task: read_gold(path) for task, path in data_files.items()})
-    return {
+    golds = {task: read_gold(path) for task, path in data_files.items()}
+    trivial = trivial_scores(golds)
+    result = {
         "model": model,
         "split": split,
         "scores": scores,
@@ -195,6 +225,9 @@ def compute_metrics(
         "trivial": trivial,
         "learned": learned_flags(scores, trivial),
     }
+    if split == "dev" and not unlabelled:  # where a best-of-several model is picked (claims)
+        result["halves"] = half_scores(predictions, golds)
+    return result
 
 
 def trivial_scores(gold_frames: Mapping[str, pd.DataFrame]) -> dict[str, float | None]:

@@ -26,6 +26,8 @@ from pipeline.reporting.claims.verdict import (
     not_measured,
     rule_text,
     same_settings,
+    selection,
+    selection_text,
     side_values,
 )
 from pipeline.reporting.figures import _save
@@ -37,10 +39,10 @@ PathLike = str | Path
 
 COLUMNS = (
     "id", "paper", "section", "title", "statement", "metric", "split", "kind", "test", "better", "worse",
-    "direction", "min_effect", "paper_better", "paper_worse", "paper_difference", "n", "better_values",
-    "worse_values", "differences", "mean_better", "mean_worse", "difference", "sd_difference", "low", "high",
-    "reference", "p", "p_holm", "mde", "seeds_needed", "verdict", "detail", "agrees", "rule", "status",
-    "needs", "note",
+    "selection", "direction", "min_effect", "paper_better", "paper_worse", "paper_difference", "n",
+    "better_values", "worse_values", "differences", "mean_better", "mean_worse", "difference",
+    "sd_difference", "low", "high", "reference", "p", "p_holm", "mde", "seeds_needed", "verdict", "detail",
+    "agrees", "rule", "status", "needs", "note",
 )  # fmt: skip
 HELPERS = ("paper_d", "paper_lo", "paper_hi")  # the figure's numeric copies of the paper's difference
 TITLE_WORDS = 8
@@ -102,7 +104,20 @@ def claims_frame(
             seeds_needed=math.nan,
         )
         same = declared and same_settings(claim, settings)
-        aligned = _aligned(claim, scores) if declared and not same else None
+        picked = selection(claim) if declared else None
+        try:
+            scored = picked[1] if picked else None
+            aligned = _aligned(claim, scores, scored) if declared and not same else None
+            chosen = _aligned(claim, scores, picked[0]) if aligned and picked else None
+        except KeyError as error:
+            if not picked:
+                raise
+            reason = f"{error.args[0]} (metrics written before the dev halves: rerun the metrics jobs)"
+            record.update(verdict=UNTESTABLE, detail=reason, rule=reason)
+            records.append(record)
+            continue
+        if picked:
+            record.update(selection=selection_text(picked))
         if not declared:
             record.update(verdict="not declared", detail="no declared experiment checks it")
         elif same:
@@ -113,8 +128,9 @@ def claims_frame(
             record.update(verdict=UNTESTABLE, detail=reason, rule=reason)
         else:
             per_model, constants = aligned
-            better = side_values(claim, "better", per_model, constants)
-            worse = side_values(claim, "worse", per_model, constants)
+            picks = chosen[0] if chosen else None
+            better = side_values(claim, "better", per_model, constants, picks)
+            worse = side_values(claim, "worse", per_model, constants, picks)
             stated = (
                 tuple(claim["paper_values"]["difference"]) if "difference" in claim["paper_values"] else None
             )
@@ -335,9 +351,11 @@ def run_values(
             extra["epoch_seconds"] = float(history["epoch_seconds"].mean())
     out: dict[str, dict[str, float | None]] = {}
     for split, result in metrics.items():
-        values: dict[str, float | None] = dict(result.get("scores", {}))
-        values["overall"] = result.get("overall")
-        out[split] = {**values, **extra}
+        parts = {split: result, **{f"{split}_{h}": r for h, r in (result.get("halves") or {}).items()}}
+        for name, part in parts.items():  # dev_a, dev_b: the halves a best-of-several pick is made on
+            values: dict[str, float | None] = dict(part.get("scores", {}))
+            values["overall"] = part.get("overall")
+            out[name] = {**values, **extra}
     return out
 
 

@@ -253,7 +253,10 @@ def rule_text() -> str:
             "p = the two-sided paired t test (scipy.stats.ttest_rel) of mean d = the test's reference "
             "(0; -m; -m and +m, the larger p). m = the finding's margin (min_effect: "
             f"{SCORE_MIN_EFFECT} for scores, i.e. 3 points of accuracy or 0.03 of correlation; "
-            "ln 1.1 = 0.095, 10%, for costs).",
+            "ln 1.1 = 0.095, 10%, for costs). A side that is the best (or worst) of several models is "
+            "picked on data it is not scored on (column `selection`): a test finding picks it per seed on "
+            "dev; a dev finding picks it on one half of dev (examples split by a hash of their id) and "
+            "scores both sides on the other half, so the luckiest model's luck does not count.",
             "",
             "- `holds` / `reversed`: the interval excludes 0 on the paper's / the other side. Where the "
             "paper states a magnitude or range: `as reported` when the interval overlaps it, else "
@@ -360,20 +363,59 @@ def not_measured(claim: Mapping, facts: Mapping[str, Mapping] | None) -> str:
 # -- the per-seed values ----------------------------------------------------------------------------------
 
 
-def _statistic(claim: Mapping, side: str, per_model: Mapping[str, np.ndarray]) -> np.ndarray:
-    """One number per seed for a side: its models' values combined (pairwise) or their range (factor)."""
+def selection(claim: Mapping) -> tuple[str, str] | None:
+    """(the split a best-of-several side is picked on, the split every side is then scored on), or None
+    when no side is the best (or worst) of several models. Picking the best of many models on the data it
+    is scored on favours the luckiest one (the winner's curse): a test claim picks on dev and scores on
+    test; a dev claim picks on one half of dev and scores both sides on the other half
+    (:func:`pipeline.evaluation.metrics.half_of`)."""
+    if claim["kind"] != "pairwise" or claim["split"] not in ("dev", "test"):
+        return None
+    metrics = set(claim["metrics"].values())
+    if any(m.startswith(("train_", "gap_")) or m in COST_METRICS for m in metrics):
+        return None
+    best = [s for s in ("better", "worse") if claim["combine"][s] in ("max", "min") and len(claim[s]) > 1]
+    if not best:
+        return None
+    return ("dev", "test") if claim["split"] == "test" else ("dev_a", "dev_b")
+
+
+def selection_text(picked: tuple[str, str]) -> str:
+    """How a claim's best-of-several side was chosen, for claims.csv."""
+    names = {"dev": "dev", "test": "test", "dev_a": "dev half A", "dev_b": "dev half B"}
+    return f"picked on {names[picked[0]]}, scored on {names[picked[1]]}"
+
+
+def _statistic(
+    claim: Mapping,
+    side: str,
+    per_model: Mapping[str, np.ndarray],
+    picks: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """One number per seed for a side: its models' values combined (pairwise) or their range (factor). With
+    ``picks`` (each model's per-seed values on the data the pick is made on: :func:`selection`), a ``max`` or
+    ``min`` side is, per seed, the ``per_model`` value of the model that is best (worst) on ``picks``."""
     columns = [per_model[m] for m in claim[side]]
     if claim["kind"] == "factor":
         matrix = np.vstack(columns)
         return matrix.max(axis=0) - matrix.min(axis=0)
-    return COMBINE[claim["combine"][side]](np.vstack(columns), axis=0)
+    how = claim["combine"][side]
+    if picks is not None and how in ("max", "min") and len(columns) > 1:
+        choose = np.vstack([picks[m] for m in claim[side]])
+        index = choose.argmax(axis=0) if how == "max" else choose.argmin(axis=0)
+        return np.vstack(columns)[index, np.arange(choose.shape[1])]
+    return COMBINE[how](np.vstack(columns), axis=0)
 
 
 def side_values(
-    claim: Mapping, side: str, per_model: Mapping[str, np.ndarray], constants: set[str]
+    claim: Mapping,
+    side: str,
+    per_model: Mapping[str, np.ndarray],
+    constants: set[str],
+    picks: Mapping[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """A side's per-seed values (:func:`_statistic`); one value when each of its models is a constant."""
-    values = _statistic(claim, side, per_model)
+    values = _statistic(claim, side, per_model, picks)
     return values[:1] if all(m in constants for m in claim[side]) else values
 
 
@@ -398,10 +440,14 @@ def _lookup(scores: Mapping, model: str, split: str, metric: str, cid: str) -> l
     return list(by_split[metric])
 
 
-def _aligned(claim: Mapping, scores: Mapping) -> tuple[dict[str, np.ndarray], set[str]] | None:
-    """(each model's per-seed values, all of one length n, and the models with a single value: constants,
-    repeated for every seed); None: some split unlabelled. Seed k of every model sits at index k."""
-    raw = {m: _lookup(scores, m, claim["split"], claim["metrics"][m], claim["id"]) for m in claim["metrics"]}
+def _aligned(
+    claim: Mapping, scores: Mapping, split: str | None = None
+) -> tuple[dict[str, np.ndarray], set[str]] | None:
+    """(each model's per-seed values on ``split`` (default: the claim's), all of one length n, and the
+    models with a single value: constants, repeated for every seed); None: some split unlabelled. Seed k of
+    every model sits at index k."""
+    split = split or claim["split"]
+    raw = {m: _lookup(scores, m, split, claim["metrics"][m], claim["id"]) for m in claim["metrics"]}
     if any(v is None for values in raw.values() for v in values):
         return None
     lengths = {len(v) for v in raw.values()} - {1}
