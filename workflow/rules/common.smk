@@ -50,6 +50,7 @@ from pipeline.workflow.report import (
     paper_figures,
     table_labels,
 )
+from pipeline.workflow.costs import config_digest
 from pipeline.workflow.resources import job_resources, planned_costs
 from pipeline.workflow.sources import (
     data_description,

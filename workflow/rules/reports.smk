@@ -19,6 +19,7 @@ rule plan:
     params:
         scale=SCALE_NAME,
         data_version=DATA_VERSION,
+        config=config_digest(config),  # the plan reads only the config: any change rebuilds it
     script:
         "../scripts/plan.py"
 

@@ -9,6 +9,8 @@ trains), ``predict`` (test predictions, for test tables and test claims), ``pret
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 
@@ -101,6 +103,13 @@ def needs(config: Mapping) -> dict[str, dict[str, set[str]]]:
         ]
         add("claims", models, claim["split"] == "test")
     return out
+
+
+def config_digest(config: Mapping) -> str:
+    """A short hash of the whole config: the plan rule's param, so that a changed experiment, seed count or
+    device constant rebuilds the plan (it reads nothing but the config)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class JobCosts:
