@@ -54,3 +54,18 @@ use rule runs as runs_of with:
         P.log("reports", "runs-{target}"),
     wildcard_constraints:
         target=name_regex(run_targets(config)),
+
+
+rule experiments:
+    output:
+        csv="results/experiments.csv",
+        md="results/experiments.md",
+    log:
+        P.log("reports", "experiments"),
+    localrule: True
+    conda:
+        ENV
+    params:
+        config=config_digest(config),
+    script:
+        "../scripts/experiments.py"
