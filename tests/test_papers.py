@@ -59,6 +59,8 @@ CHANGED_CLAIMS = {
     "cs-peft-underfit-sts": "LoRA (0.2861) and DoRA (0.2911) train below the frozen baseline (0.3013): rsLoRA only",
     "cs-rank-time": "'not by much' tested: difference -ln 1.1 to 0",
     "cs-technique-over-rank": "the paper's own d is -0.0009: about the same (equivalence)",
+    "cs-wd-gain-sst": "note: the paper's 'most significant' is not borne out by its tables",
+    "cs-targets-memory": "note: why 'almost twice as much' saving is not tested as a magnitude",
     "cs-hidden-layers": "declared: section 5.9's head_layers 1 vs 0",
 }
 ADDED_CLAIMS = {
