@@ -1,7 +1,7 @@
 """End-to-end: results/claims.md at smoke scale over 2 seeds (the smoke default is 3; 2 keeps the suite
 within its time budget and still gives intervals), and what a change of seeds reruns.
 
-The full catalogue compares 72 experiments (216 training jobs at 3 seeds; about an hour on 2 CPU cores,
+The full catalogue compares 82 experiments (246 training jobs at 3 seeds; about an hour on 2 CPU cores,
 each job's imports take longer than its training), so this module keeps the claims on one pair of
 experiments that cover a score, a train-dev gap (history.csv) and a training time (run.json).
 """

@@ -23,8 +23,55 @@ REFERENCE = ROOT / "tests/data/resolved_1a7c908.json"
 PAPER_SECTIONS = {"presets", "pretrains", "experiments", "variations", "ensembles", "tables"}
 PAPER_SECTIONS |= {"methods_tables", "figures", "claims"}
 #: experiments declared after 1a7c908: the centre of Beyond BERT 5.3's MNRL sweep (stage mnrl3, which
-#: nothing used before), among the variations
-ADDED = {"full-model-mnrl3-anneal3600-60-1e-05-cos"}
+#: nothing used before), among the variations; the twins and sweeps the corrected catalogue's findings need
+#: (issue 18): Beyond BERT's cosine row without cosine (bb-cosine*) and its DoRA row's full fine-tuning twin
+#: (bb-dora-speed); the second study's section 5.9 sweeps (hidden layer, dropout 0.1 / 0.6, 20 epochs)
+ADDED = {
+    "full-model-mnrl3-anneal3600-60-1e-05-cos",
+    "full-model-anneal3600-60-1e-05",
+    "full-model-anneal1800-concatembed-60-1e-05",
+    *(f"methods-{t}-full-{v}" for t in ("sst", "sts-cross") for v in ("hidden1", "dropout0.1", "dropout0.6")),
+    "methods-sst-full-20ep",
+    "methods-sts-cross-full-20ep",
+}
+#: The catalogue corrected against both papers' text (issue 18, a second reading of every claim): each
+#: claim changed since 1a7c908, with why. Every other claim resolves exactly as before.
+CHANGED_CLAIMS = {
+    "bb-final-best-test": "vs the best single model only; the 0.001 lead over the 4-ensemble is bb-4ens-close-test",
+    "bb-beats-random-test": "'over 30 points' tested: difference [0.30, 0.312]",
+    "bb-ensemble-gain-dev": "'close to 3%' tested; vs the named best single model, not the max of 15",
+    "bb-mnrl-best-single-dev": "note: both sides are per-seed maxima (best of 2 vs best of 13)",
+    "bb-4ens-close-test": "statement: the 5-ensemble's 0.001 lead read as 'close', not a win",
+    "bb-mnrl-sts": "5.4's range matches MNRL batch 16 vs full-model-10-1e-05 (Table 2: +0.142), not the twins",
+    "bb-mnrl-para": "5.4's range matches MNRL batch 16 vs full-model-10-1e-05 (Table 2: +0.091)",
+    "bb-mnrl-sst": "5.4's range matches MNRL batch 16 vs full-model-10-1e-05 (Table 2: -0.003)",
+    "bb-peft-qv": "statement: 5.4 credits query/value together with lr e-04 (confound)",
+    "bb-peft-speed": "statement: the LoRA half of 5.3's 1.5-2x (bb-dora-speed is DoRA's)",
+    "bb-cosine": "declared: the cosine row vs its new twin with the linear STS head",
+    "cs-cross-overfit-para": "Table 5's paraphrase gaps are -0.0005 and 0.0009: about the same",
+    "cs-cross-time-para": "'approximately the same': equivalence, margin ln 1.2 on the log time ratio",
+    "cs-multi-overfit-sst": "statement: lr 1e-4 (multi) vs 1e-5 (single) confound",
+    "cs-multi-overfit-sts": "no finding at the Siamese pair (d +0.004): vs single-task concatenation, confounds stated",
+    "cs-multi-underfit-para": "no finding at the Siamese pair (d -0.004): vs single-task concatenation",
+    "cs-multi-train-higher": "statement: lr confound",
+    "cs-single-task-sst": "statement: lr confound",
+    "cs-dora-time": "'nearly doubles' tested: difference ln 1.7 to ln 2",
+    "cs-peft-underfit-sts": "LoRA (0.2861) and DoRA (0.2911) train below the frozen baseline (0.3013): rsLoRA only",
+    "cs-rank-time": "'not by much' tested: difference -ln 1.1 to 0",
+    "cs-technique-over-rank": "the paper's own d is -0.0009: about the same (equivalence)",
+    "cs-wd-gain-sst": "note: the paper's 'most significant' is not borne out by its tables",
+    "cs-targets-memory": "note: why 'almost twice as much' saving is not tested as a magnitude",
+    "cs-hidden-layers": "declared: section 5.9's head_layers 1 vs 0",
+}
+ADDED_CLAIMS = {
+    "bb-dora-speed", "bb-cosine-sts", "bb-rr-plateau", "cs-cross-time-sts", "cs-cross-train-sts", "cs-multi-train-higher-sts",
+    "cs-single-task-para", "cs-multi-task-sts", "cs-epochs-sst", "cs-epochs-sts", "cs-best-sst-epoch3",
+    "cs-dropout-sst", "cs-dropout-sts", "cs-dropout-para", "cs-para-no-overfit",
+    *(f"cs-rslora-train-{s}" for s in ("sst", "para-siamese", "para-cross", "sts-siamese", "sts-cross")),
+}  # fmt: skip
+#: split into per-task claims (cs-rslora-train-*: "highest" is the max of LoRA and DoRA per setting;
+#: cs-epochs-sst/-sts, cs-dropout-sst/-sts/-para)
+REMOVED_CLAIMS = {"cs-rslora-train", "cs-epochs-sst-sts", "cs-dropout"}
 
 
 def since_reference(reference: dict) -> dict:
@@ -77,12 +124,19 @@ def test_every_resolved_setting_is_that_of_1a7c908(config):
     # verdicts and its ``test`` (difference, equivalence, non-inferiority) is new; every other key, the paper
     # values and the compared models included, is as it was.
     changed_by_the_verdict_rule = ("accepts", "test")
-    assert [c["id"] for c in now["claims"]] == [c["id"] for c in reference["claims"]]
-    for current, before in zip(now["claims"], reference["claims"], strict=True):
+    ids = [c["id"] for c in now["claims"]]
+    assert [i for i in ids if i not in ADDED_CLAIMS] == [
+        c["id"] for c in reference["claims"] if c["id"] not in REMOVED_CLAIMS
+    ]
+    assert ADDED_CLAIMS <= set(ids) and not REMOVED_CLAIMS & set(ids)
+    current_by_id = {c["id"]: c for c in now["claims"]}
+    for before in reference["claims"]:
+        if before["id"] in REMOVED_CLAIMS:
+            continue
+        current = current_by_id[before["id"]]
         kept = {k: v for k, v in current.items() if k not in changed_by_the_verdict_rule}
-        assert json.dumps(kept) == json.dumps({k: v for k, v in before.items() if k != "accepts"}), current[
-            "id"
-        ]
+        same = json.dumps(kept) == json.dumps({k: v for k, v in before.items() if k != "accepts"})
+        assert same != (before["id"] in CHANGED_CLAIMS), before["id"]  # changed exactly where listed
     assert {m: now["model_tasks"][m] for m in reference["model_tasks"]} == reference["model_tasks"]
 
 
@@ -101,9 +155,10 @@ def test_claims_hold_no_number_that_a_table_cell_holds(config):
     """A paper's number is written once: a claim cites the table that prints it. Numbers stay in a claim
     only where no table holds them (a difference the text states, a value no table prints)."""
     tables = {**config["tables"], **config["methods_tables"]}
-    checked = 0
+    checked: dict[str, int] = {}
     for name, paper in paper_files().items():
         for claim in paper.get("claims") or []:
+            checked.setdefault(claim["id"], 0)
             raw = claim.get("paper_values") or {}
             raw = {"better": raw, "worse": raw} if isinstance(raw, str) else raw
             sides = {s: raw[s] for s in ("better", "worse") if s in raw}
@@ -112,14 +167,17 @@ def test_claims_hold_no_number_that_a_table_cell_holds(config):
                 values = given if isinstance(given, dict) else dict.fromkeys(models, given)
                 for model, value in values.items():
                     if isinstance(value, str) and value in tables:
-                        checked += 1
+                        checked[claim["id"]] += 1
                         continue
                     holders = [t for t, table in tables.items() if _holds(table, model, claim)]
                     assert not holders, (
                         f"{name}: claim {claim['id']}: {side}.{model} = {value}: cite {holders}"
                     )
     before = load_reference(REFERENCE)["claims"]  # every number the claims wrote out at 1a7c908 is cited
-    assert checked == sum(len(c["paper_values"].get(s, {})) for c in before for s in ("better", "worse"))
+    for claim in before:
+        if claim["id"] not in CHANGED_CLAIMS.keys() | REMOVED_CLAIMS:
+            written = sum(len(claim["paper_values"].get(s, {})) for s in ("better", "worse"))
+            assert checked[claim["id"]] == written, claim["id"]
 
 
 def _holds(table: dict, model: str, claim: dict) -> bool:
