@@ -344,3 +344,16 @@ def test_config_presets_and_methods_tables(config) -> None:
         edit(broken)
         with pytest.raises(ConfigError, match=message):
             check_config(broken)
+
+
+def test_a_row_whose_run_did_not_learn_its_task_is_marked():
+    from pipeline.reporting.methods_tables import build_methods_table
+
+    rows = [{"label": "a", "model": "a", "task": "sst"}, {"label": "b", "model": "b", "task": "sst"}]
+    metrics = {
+        "a": {"dev": {"scores": {"sst_acc": 0.5}, "learned": {"sst": True}}},
+        "b": {"dev": {"scores": {"sst_acc": 0.26}, "learned": {"sst": False}}},
+    }
+    frame = build_methods_table(rows, ["dev"], metrics, {}, scale="quick")
+    assert frame["not_learned"].tolist() == ["", "sst"]
+    assert "not_learned" not in build_methods_table(rows[:1], ["dev"], metrics, {}, scale="quick").columns

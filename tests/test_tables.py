@@ -94,3 +94,17 @@ def test_rows_with_several_seeds_show_mean_and_spread() -> None:
     assert multi["seeds"] == 2 and sst_only["seeds"] == 1 and sst_only["sst_acc_sd"] == ""
     assert sst_only["para_acc"] == "n/a" and test_split["overall"] == "unlabelled"
     assert list(df.columns[2:5]) == ["sst_acc", "sst_acc_sd", "sst_acc_paper"] and df.columns[-2] == "seeds"
+
+
+def test_rows_whose_run_did_not_learn_are_marked():
+    from pipeline.reporting.tables import build_table
+
+    learned = {"scores": {"sst_acc": 0.5}, "overall": None, "learned": {"sst": True}}
+    constant = {"scores": {"sst_acc": 0.26}, "overall": None, "learned": {"sst": False}}
+    rows = [{"label": "a", "model": "a"}, {"label": "b", "model": "b"}]
+    frame = build_table(rows, {"a": learned, "b": constant}, columns=("sst_acc",), scale="quick")
+    assert frame["not_learned"].tolist() == ["", "sst"]
+    assert list(frame.columns).index("not_learned") == list(frame.columns).index("scale") - 1
+    # every run learned (or metrics without the flags): no column
+    frame = build_table(rows[:1], {"a": learned}, columns=("sst_acc",), scale="quick")
+    assert "not_learned" not in frame.columns

@@ -6,7 +6,13 @@ from pipeline.jobs import start
 from pipeline.provenance import code_versions_note
 from pipeline.reporting.figures import confusion_counts
 from pipeline.reporting.methods_tables import build_methods_table, caption, confusion_table, load_run
-from pipeline.reporting.tables import code_hashes, scale_of, scale_of_paths, write_table
+from pipeline.reporting.tables import (
+    NOT_LEARNED_NOTE,
+    code_hashes,
+    scale_of,
+    scale_of_paths,
+    write_table,
+)
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
@@ -51,5 +57,7 @@ text = caption(
     hardware=hardware,
     code_note=code_versions_note(code),
 )
+if "not_learned" in frame.columns:
+    text += " " + NOT_LEARNED_NOTE
 write_table(frame, text, sm.output.csv, sm.output.md, sm.output.html)
 log(f"wrote {sm.output.csv}")

@@ -8,6 +8,7 @@ from pipeline.jobs import start
 from pipeline.provenance import code_versions_note
 from pipeline.reporting.tables import (
     DEFAULT_COLUMNS,
+    NOT_LEARNED_NOTE,
     build_table,
     code_hashes,
     scale_of,
@@ -41,5 +42,7 @@ caption = table_caption(
     data=data,
     code_note=code_versions_note(code_hashes(every)),
 )
+if "not_learned" in frame.columns:
+    caption += " " + NOT_LEARNED_NOTE
 write_table(frame, caption, sm.output.csv, sm.output.md, sm.output.html)
 log(f"wrote {sm.output.csv}")

@@ -127,7 +127,9 @@ def build_methods_table(
 
     ``metrics[model][split]``: a metrics JSON dict; ``runs[model]``: :func:`load_run` of that experiment
     (needed for the columns in :data:`RUN_COLUMNS`). ``overall_row``: the label of an extra row holding the
-    overall score of the rows' ``sst``, ``para`` and ``sts`` values (``"unlabelled"`` if one is).
+    overall score of the rows' ``sst``, ``para`` and ``sts`` values (``"unlabelled"`` if one is). Where a
+    row's run did not learn its task on dev (the metrics' ``learned`` flag), a ``not_learned`` column before
+    ``scale`` names the task.
     """
     bad = [c for c in columns if c not in COLUMNS]
     if bad:
@@ -149,8 +151,11 @@ def build_methods_table(
         for c in columns:
             record[c] = cell(c, task, metrics[model], runs.get(model))
             record[f"{c}_paper"] = _paper(paper.get(c), c)
+        dev = metrics[model].get("dev") or {}
+        record["not_learned"] = task if (dev.get("learned") or {}).get(task) is False else ""
         record["scale"] = scale
         records.append(record)
+    marked = any(r["not_learned"] for r in records)  # runs no better than the task's trivial predictor
     if overall_row is not None:
         records.append(_overall_record(records, columns, overall_row, info_columns, scale))
     header = [
@@ -159,6 +164,7 @@ def build_methods_table(
         "model",
         "task",
         *(x for c in columns for x in (c, f"{c}_paper")),
+        *(["not_learned"] if marked else []),
         "scale",
     ]
     return pd.DataFrame.from_records(records, columns=header)
@@ -173,6 +179,7 @@ def _overall_record(records, columns, label, info_columns, scale) -> dict:
         record[c] = _overall_of(by_task)
         paper = _overall_of(by_task_paper)
         record[f"{c}_paper"] = paper if isinstance(paper, float) else ""
+    record["not_learned"] = " ".join(r["not_learned"] for r in records if r["not_learned"])
     record["scale"] = scale
     return record
 

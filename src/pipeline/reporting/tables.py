@@ -60,7 +60,9 @@ def build_table(
     ``seed_metrics[model]``: the metrics of each of the model's seeds (seed 0 first) where more than one
     exists; the table then shows, for those rows, the mean over seeds, and adds ``<m>_sd`` (standard
     deviation over seeds) after each reproduced column and ``seeds`` (how many) before ``scale``; other
-    rows keep their single run (``seeds`` 1, ``<m>_sd`` empty). Without it the table is as before.
+    rows keep their single run (``seeds`` 1, ``<m>_sd`` empty). Without it the table is as before. Where a
+    row's run did not learn a task (the metrics' ``learned`` flags), a ``not_learned`` column before
+    ``scale`` names those tasks (:data:`NOT_LEARNED_NOTE`).
 
     ``rows``: ``{"label", "model", "paper": {metric: number}}`` (``paper`` may omit metrics);
     ``metrics[model]``: a dict as written by :func:`pipeline.evaluation.metrics.compute_metrics`. Output
@@ -97,6 +99,9 @@ def build_table(
                 record[m], record[f"{m}_sd"] = cells[0], ""
             record[f"{m}_paper"] = paper.get(m, "")
         record["seeds"] = len(runs)
+        record["not_learned"] = " ".join(
+            dict.fromkeys(t for run in runs for t, ok in (run.get("learned") or {}).items() if ok is False)
+        )
         record["scale"] = scale
         records.append(record)
     if any(len(v) > 1 for v in (seed_metrics or {}).values()):
@@ -109,7 +114,17 @@ def build_table(
         ]
     else:
         header = ["row", "model", *(c for m in columns for c in (m, f"{m}_paper")), "scale"]
+    if any(r["not_learned"] for r in records):  # runs that did not beat their task's trivial predictor
+        header.insert(header.index("scale"), "not_learned")
     return pd.DataFrame.from_records(records, columns=header)
+
+
+#: The caption's sentence for a table with a ``not_learned`` column.
+NOT_LEARNED_NOTE = (
+    "not_learned: the tasks on which the row's run (any seed shown) scored no better than the task's trivial "
+    "predictor (majority class; correlation 0 for STS) by the margin of docs/claims.md: its cells say little "
+    "about the method."
+)
 
 
 def table_caption(
