@@ -467,3 +467,22 @@ def test_a_gpu_job_without_cuda_stops_at_a_scale_that_requires_it(smoke_run, tmp
     )
     log = (smoke_run / f"logs/smoke/finetune/{experiment}.log").read_text()
     assert log.count("=== attempt ") == 2 and "=== attempt 2 (rule finetune" in log
+
+
+def test_runs_table_has_a_row_per_trained_run_and_the_plan_a_row_per_job(smoke_run):
+    """results/smoke/runs/table1.csv: one row per run Table 1 trained (its ensembles' members), each with
+    its best epoch, dev scores and what run.json measured; results/smoke/plan.csv: the cost plan, offline."""
+    snakemake(smoke_run, "results/smoke/runs/table1.csv", "results/smoke/plan.csv", env=CLOSED_NETWORK)
+    runs = pd.read_csv(smoke_run / "results/smoke/runs/table1.csv")
+    config = load_config(ROOT)
+    from pipeline.workflow.inputs import run_files
+
+    expected = sorted(run_files({**config, "scale": "smoke"}, "table1"))
+    assert runs["run"].tolist() == expected and len(expected) >= 5
+    for rec in runs.itertuples():
+        run = yaml.safe_load((smoke_run / f"results/smoke/models/{rec.run}/run.json").read_text())
+        assert rec.best_epoch == run["best_epoch"] and rec.train_seconds == round(run["train_seconds"], 2)
+    assert {"dev_sst_acc", "peak_memory_gib", "device", "attempts", "code_hash"} <= set(runs.columns)
+    plan = pd.read_csv(smoke_run / "results/smoke/plan.csv")
+    assert set(expected) <= set(plan.loc[plan.job == "finetune", "name"])
+    assert (plan["runtime_minutes"] >= config["plan"]["floor_minutes"]).all()
