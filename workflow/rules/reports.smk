@@ -42,6 +42,7 @@ rule runs:
         ENV
     params:
         scale=SCALE_NAME,
+        data=DATA_DESCRIPTION,
     script:
         "../scripts/runs.py"
 
