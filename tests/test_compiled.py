@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -84,6 +85,9 @@ def test_compiled_run_equals_eager_run_keeps_keys_and_resumes(
     pd.testing.assert_frame_equal(*histories, check_exact=False, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.skipif(
+    not (shutil.which("g++") or shutil.which("c++")), reason="inductor's CPU code needs a C++ compiler"
+)
 def test_inductor_losses_equal_eager_losses(make_settings, task_data, encoder_dir, monkeypatch):
     """Four training steps of the tiny BERT (SST, Siamese paraphrase, cross-encoded pairs use the same
     encoder), one batch shape: the losses of the inductor-compiled encoder equal the eager ones to a relative
