@@ -998,6 +998,10 @@ def main() -> None:
     sections = {k: v for k, v in SECTIONS.items() if not args.only or k in args.only}
     suite.run(sections)
     print(markdown(suite.results))
+    entry = suite.results["sections"].get("constants", {}).get("result", {}).get("devices_entry")
+    if entry:
+        print("config.yaml devices entry (as benchmarks/calibrate.py prints it):")
+        print(json.dumps(entry, indent=2))
     print(f"wrote {suite.out / 'gpu_suite.json'} and {suite.out / 'gpu_suite.md'}")
 
 
