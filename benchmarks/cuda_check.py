@@ -33,7 +33,11 @@ from pipeline.training.finetune import load_trained, train
 ROOT = Path(__file__).resolve().parents[1]
 # checkpoints at epoch ends only, no progress lines, no checkpoint of other code to resume
 QUIET = RunControl(
-    checkpoint_every_steps=0, checkpoint_every_minutes=0.0, log_every_steps=0, resume_other_code=False
+    checkpoint_every_steps=0,
+    checkpoint_every_minutes=0.0,
+    log_every_steps=0,
+    resume_other_code=False,
+    compile=False,
 )
 SHAPES = {
     "tiny": {"vocab_size": 400, "hidden": 64, "layers": 2, "heads": 2, "intermediate": 128},

@@ -18,6 +18,7 @@ QUIET = {
     "checkpoint_every_minutes": 0.0,
     "log_every_steps": 0,
     "resume_other_code": False,
+    "compile": False,
 }
 
 

@@ -302,9 +302,10 @@ def test_defaults_come_from_the_schema(tmp_path):
     """config.yaml's `defaults: {}`, a stage with only its epochs and a scale with only an encoder and data
     are filled from the schema's defaults, in the schema's key order."""
     base = yaml.safe_load((ROOT / "config.yaml").read_text())
-    del base["log_every_steps"], base["resume_other_code"]
+    del base["log_every_steps"], base["resume_other_code"], base["compile"]
     config = load_config(make_root(tmp_path, STUDY_A, config=base), scale="paper")
     assert config["log_every_steps"] == 0 and config["resume_other_code"] is False
+    assert config["compile"] is False
     schema = yaml.safe_load((ROOT / SCHEMA).read_text())
     defaults = schema["$defs"]["defaults"]["allOf"][1]["properties"]
     assert list(config["defaults"]) == list(defaults)

@@ -239,8 +239,9 @@ class ZeroShot(Settings):
 
 @dataclass(frozen=True)
 class RunControl(Settings):
-    """How a training or MNRL run checkpoints and reports (config.yaml's top-level keys of these names).
-    Never part of the experiment's settings or fingerprint: it cannot change a result."""
+    """How a training or MNRL run checkpoints, reports and executes (config.yaml's top-level keys of these
+    names). Never part of the experiment's settings or fingerprint: it does not change what is computed
+    (``compile`` may change float rounding and dropout masks, not the computation)."""
 
     WHAT: ClassVar[str] = "run control"
 
@@ -248,6 +249,7 @@ class RunControl(Settings):
     checkpoint_every_minutes: float  # 0: never
     log_every_steps: int  # a progress line every this many steps (0: epoch ends only)
     resume_other_code: bool  # resume a checkpoint written by other library code
+    compile: bool | str  # torch.compile the encoder: false | true | a mode or backend (training/compiled.py)
 
     @classmethod
     def from_config(cls, config: Mapping) -> RunControl:

@@ -72,7 +72,7 @@ def embed_sentences(
         model.embed(to_device(data.sentence_inputs(text, rows, max_length), device))
         for rows in order.split(batch_size)
     ]
-    return torch.cat(pieces)[torch.argsort(order)]
+    return torch.cat(pieces)[to_device(torch.argsort(order), device)]  # no blocking copy of the index
 
 
 def prediction_frame(data: TaskData, values: np.ndarray) -> pd.DataFrame:

@@ -29,7 +29,7 @@ class SentenceEmbedder(nn.Module):
 
     def embed(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """One vector per sentence of a batch of encoder inputs ([B, H])."""
-        out = self.encoder(**inputs)
+        out = self.encoder(**encoder_inputs(self.encoder, inputs))
         if self.pooling == "pooler":
             return out.pooler_output
         states = out.last_hidden_state
@@ -37,3 +37,15 @@ class SentenceEmbedder(nn.Module):
             return states[:, 0]
         mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
         return (states * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+
+
+def encoder_inputs(encoder: nn.Module, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``inputs`` with an SDPA encoder's padding mask ``[B, L]`` given as the boolean ``[B, 1, 1, L]`` mask
+    SDPA applies (True: attend), which ``transformers`` passes on as it is. Given the 2D mask, it would first
+    ask whether the mask has any padding at all (``mask.all()`` in a Python ``if``), a host synchronisation
+    on every encoder call on a GPU; the attention computed is the same."""
+    mask = inputs.get("attention_mask")
+    attention = getattr(getattr(encoder, "config", None), "_attn_implementation", None)
+    if mask is None or mask.dim() != 2 or attention != "sdpa":
+        return inputs
+    return {**inputs, "attention_mask": mask[:, None, None, :].bool()}

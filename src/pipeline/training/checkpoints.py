@@ -304,7 +304,8 @@ def start_epoch(state: RunState, device: torch.device) -> tuple[int, list[torch.
     """(steps already done, their losses, seconds already spent) of the epoch about to run: all zero unless
     a mid-epoch checkpoint was restored; the pending state is then consumed."""
     done, seconds = state.step, state.epoch_seconds
-    losses = [torch.tensor(v, device=device) for v in state.epoch_losses]
+    restored = torch.tensor(state.epoch_losses, dtype=torch.float32)  # one copy to the device, not one each
+    losses = list(restored.to(device).unbind()) if len(restored) else []
     state.step, state.epoch_losses, state.epoch_seconds = 0, [], 0.0
     return done, losses, seconds
 

@@ -18,6 +18,7 @@ from pipeline.training.checkpoints import (
     resume_message,
     save_mid_epoch,
 )
+from pipeline.training.compiled import compile_encoder
 from pipeline.training.progress import Attempt, Progress
 
 
@@ -37,6 +38,8 @@ class RunLoop:
 
     def __post_init__(self) -> None:
         self.timer = CheckpointTimer(self.control.checkpoint_every_minutes)
+        # in place: the state-dict keys (checkpoints, saved models) stay the eager model's
+        self.compiled = compile_encoder(self.model, self.control.compile, self.device)
 
     def start(self) -> RunState:
         """The state to continue: a matching checkpoint's (logged, its totals carried on) or a fresh one."""
@@ -47,6 +50,8 @@ class RunLoop:
             state.resumed_from, state.resumed_at_step = state.epoch, state.step
             self.attempt.resume(state)
             self.log(resume_message(state, self.checkpoints.last))
+        if self.compiled:
+            self.log(f"compiling the encoder: torch.compile {self.compiled} (config.yaml compile)")
         self.state = state
         return state
 
@@ -77,6 +82,7 @@ class RunLoop:
             "attempt_peak_memory_bytes": memory,
             "peak_memory_kind": memory_kind,
             "precision": self.precision,
+            "compile": self.compiled,
             "device_record": device_record(self.device, self.precision),
         }
 
