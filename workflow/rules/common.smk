@@ -39,7 +39,7 @@ from pipeline.workflow.inputs import (
     table_inputs,
     zero_shot_inputs,
 )
-from pipeline.workflow.migrate import migrate_predictions
+from pipeline.workflow.migrate import migrate_models, migrate_predictions
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.report import (
     BEYOND_BERT,
@@ -87,6 +87,19 @@ try:
     # prediction files of the layout before one file per model and split, converted (else every finished
     # experiment would be trained again: its dev prediction file is a fine-tuning output)
     MIGRATED = migrate_predictions(config)
+    # trained models of the format before the model card (one model.safetensors) converted to the ecosystem's
+    # (the card is a fine-tuning output); not in a dry run, which writes nothing, nor inside a job
+    DRY_RUN = bool(getattr(workflow.output_settings, "dryrun", False))
+    MODELS_TO_CONVERT = (
+        []
+        if workflow.remote_exec or workflow.subprocess_exec
+        else migrate_models(
+            config,
+            workflow.basedir,
+            dry_run=DRY_RUN,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    )
     DATA_SOURCE = data_source(config)
     DATA_DESCRIPTION = data_description(config)
     REBUILT_TEST_TASKS = rebuilt_test_tasks(config)
@@ -99,6 +112,20 @@ except (ClaimError, ValueError) as error:
 if MIGRATED:
     print(
         f"converted {len(MIGRATED)} prediction file(s) to one per model and split",
+        file=sys.stderr,
+    )
+if MODELS_TO_CONVERT and DRY_RUN:
+    print(
+        f"{len(MODELS_TO_CONVERT)} trained model(s) are in the format before the model card "
+        "(model.safetensors): the next run that is not a dry run converts them first, in seconds each, "
+        "without training; this dry run lists their finetune jobs, which that run will not run: "
+        + ", ".join(MODELS_TO_CONVERT),
+        file=sys.stderr,
+    )
+elif MODELS_TO_CONVERT:
+    print(
+        f"converted {len(MODELS_TO_CONVERT)} trained model(s) to the ecosystem's format (encoder or "
+        "adapter, heads, model card); their model.safetensors stay (delete them at will)",
         file=sys.stderr,
     )
 

@@ -144,13 +144,21 @@ def save_trained(
     return {sub: (folder / sub / weights).stat().st_size, "heads": (folder / HEADS).stat().st_size}
 
 
+def hub_base(source: Mapping) -> tuple[str, str | None] | None:
+    """(repository, revision) of the hub encoder an adapter's base is, or None: the encoder came from a
+    folder or package, or went through an MNRL stage (then the base is that stage's folder)."""
+    if source.get("repo") and not source.get("pretrain"):
+        return source["repo"], source.get("revision")
+    return None
+
+
 def _save_adapter(encoder, out: Path, source: Mapping) -> None:
     """The PEFT adapter only (no base weights, no embedding layers), its config naming the base as a hub
     repository at its revision where the encoder came from a hub, else as the folder it was loaded from."""
     config = encoder.peft_config["default"]
     before = (config.base_model_name_or_path, config.revision)
-    if source.get("repo"):
-        config.base_model_name_or_path, config.revision = source["repo"], source.get("revision")
+    if hub_base(source):
+        config.base_model_name_or_path, config.revision = hub_base(source)
     try:
         encoder.save_pretrained(str(out), save_embedding_layers=False)
     finally:
@@ -205,8 +213,9 @@ def _base_location(folder: Path, base: str | None, load_kwargs: Mapping) -> tupl
         for path in candidates:
             if path.exists():
                 return str(path), dict(load_kwargs)
-    if source.get("repo"):
-        return source["repo"], {"revision": source.get("revision"), **load_kwargs}
+    if hub_base(source):
+        repo, revision = hub_base(source)
+        return repo, {"revision": revision, **load_kwargs}
     raise TrainedModelError(
         f"{folder}: the adapter's base encoder {location!r} is not there; "
         "pass it: load_trained(folder, base=...)"
@@ -252,12 +261,13 @@ def model_card(folder: Path, run: Mapping, best: Mapping, info: Mapping) -> str:
     record = _read_json(folder / HEADS_JSON, folder)
     source = _read_json(folder / BASE_JSON, folder)
     peft = record["encoder"] == ADAPTER
-    base_model = source.get("repo") or source.get("location") or source.get("name")
+    hub = hub_base(source)
+    base_model = hub[0] if hub else source.get("location") or source.get("name")
     where = _source_words(source)
     lines = [
         "---",
         f"library_name: {'peft' if peft else 'transformers'}",
-        *([f"base_model: {source['repo']}"] if source.get("repo") else []),
+        *([f"base_model: {hub[0]}"] if hub else []),
         "tags: [multitask, bert, " + ", ".join(settings["tasks"]) + "]",
         "---",
         "",
@@ -330,7 +340,7 @@ def model_card(folder: Path, run: Mapping, best: Mapping, info: Mapping) -> str:
     ]
     sub = f"{folder.as_posix()}/{record['encoder']}"
     if peft:
-        revision = f', revision="{source["revision"]}"' if source.get("revision") else ""
+        revision = f', revision="{hub[1]}"' if hub and hub[1] else ""
         lines += [
             "from peft import PeftModel",
             "",
