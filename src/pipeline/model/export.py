@@ -335,6 +335,7 @@ def model_card(folder: Path, run: Mapping, best: Mapping, info: Mapping) -> str:
         "The encoder alone, with transformers" + (" and peft:" if peft else ":"),
         "",
         "```python",
+        *(["from peft import PeftModel"] if peft else []),
         "from transformers import AutoModel, AutoTokenizer",
         "",
     ]
@@ -342,8 +343,6 @@ def model_card(folder: Path, run: Mapping, best: Mapping, info: Mapping) -> str:
     if peft:
         revision = f', revision="{hub[1]}"' if hub and hub[1] else ""
         lines += [
-            "from peft import PeftModel",
-            "",
             f'base = AutoModel.from_pretrained("{base_model}"{revision})',
             f'encoder = PeftModel.from_pretrained(base, "{sub}")',
         ]
