@@ -20,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_model
 from workflow_config import workflow_config
 
+from pipeline.config import resolve_experiment
 from pipeline.evaluation.predict import predict_task, prediction_frame
 from pipeline.evaluation.predictions import read_predictions
 from pipeline.model.export import (
@@ -27,9 +28,10 @@ from pipeline.model.export import (
     TrainedModelError,
     convert_legacy,
     load_trained,
+    save_trained,
 )
 from pipeline.training.finetune import train
-from pipeline.workflow.migrate import legacy_models, migrate_models
+from pipeline.workflow.migrate import changed_converted_models, legacy_models, migrate_models
 
 METHODS = ("full", "last-layer", "lora", "dora")
 UMASK = 0o002  # group-writable: not what mkstemp (0600) or a default umask (0644) would give
@@ -270,8 +272,9 @@ def test_a_folder_of_the_earlier_format_converts_to_the_same_model(
         assert frame.equals(expected), task
     assert (folder / "model.safetensors").exists()  # the old file stays
     assert "| overall |" in (folder / "README.md").read_text()
-    dated = [p for p in folder.rglob("*") if p.is_file() and p.name not in ("history.csv", "run.json")]
-    assert all(p.stat().st_mtime == 1_700_000_000 for p in dated)  # nothing downstream looks newer
+    dated = [p for p in folder.rglob("*") if p.is_file() and p.name != "converted.json"]
+    assert len(dated) > 8 and all(p.stat().st_mtime == 1_700_000_000 for p in dated)  # none looks newer
+    assert (folder / "converted.json").stat().st_mtime > 1_700_000_000  # (see changed_converted_models)
 
 
 def test_migrate_models_converts_finished_folders_and_a_dry_run_writes_nothing(
@@ -299,3 +302,39 @@ def test_migrate_models_converts_finished_folders_and_a_dry_run_writes_nothing(
     assert legacy_models(config) == [] and migrate_models(config, Path.cwd()) == []  # converted once
     load_trained(models / "multi~seed1", **LOAD)  # its base found where base.json says
     assert lines == []
+
+    # Snakemake has no record of a converted folder's fine-tuning job: the workflow compares the settings
+    card = models / "sts-first" / "README.md"
+    marker = models / "sts-first" / "converted.json"
+    assert marker.stat().st_mtime > card.stat().st_mtime  # so, as the job's input, it reruns the job
+    assert changed_converted_models(config) == {  # trained with other settings than these experiments'
+        "multi~seed1": "results/smoke/models/multi~seed1/converted.json",
+        "sts-first": "results/smoke/models/sts-first/converted.json",
+    }
+    run = json.loads((models / "sts-first" / "run.json").read_text())
+    run["settings"] = resolve_experiment(config, "sts-first")
+    (models / "sts-first" / "run.json").write_text(json.dumps(run))
+    assert list(changed_converted_models(config)) == ["multi~seed1"]  # sts-first's settings are today's
+
+
+def test_a_model_trained_again_leaves_nothing_of_a_converted_one(trained, encoder_dir, tmp_path):
+    folder = tmp_path / "old"
+    model = _legacy_folder(trained, "lora", folder)
+    convert_legacy(folder, encoder_dir, {"name": "tiny", "location": encoder_dir}, **LOAD)
+    assert {"model.safetensors", "converted.json", "adapter"} <= {p.name for p in folder.iterdir()}
+    settings = trained["full"][0]
+    model = load_trained(trained["full"][1]["model"], **LOAD)
+    save_trained(
+        model,
+        folder,
+        heads=settings.heads,
+        tuning="full",
+        lora=settings.lora,
+        max_length=32,
+        name="again",
+        tokenizer_location=encoder_dir,
+        source={"name": "tiny", "location": encoder_dir},
+        load_kwargs=LOAD,
+    )
+    names = {p.name for p in folder.iterdir()}
+    assert "encoder" in names and not names & {"model.safetensors", "converted.json", "adapter"}

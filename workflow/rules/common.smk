@@ -39,7 +39,11 @@ from pipeline.workflow.inputs import (
     table_inputs,
     zero_shot_inputs,
 )
-from pipeline.workflow.migrate import migrate_models, migrate_predictions
+from pipeline.workflow.migrate import (
+    changed_converted_models,
+    migrate_models,
+    migrate_predictions,
+)
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.report import (
     BEYOND_BERT,
@@ -100,6 +104,9 @@ try:
             log=lambda line: print(line, file=sys.stderr),
         )
     )
+    # converted models whose settings changed since: Snakemake has no record of their fine-tuning job, so
+    # rules/finetune.smk gives it an input newer than its card (pipeline/workflow/migrate.py)
+    CHANGED_CONVERTED = changed_converted_models(config)
     DATA_SOURCE = data_source(config)
     DATA_DESCRIPTION = data_description(config)
     REBUILT_TEST_TASKS = rebuilt_test_tasks(config)

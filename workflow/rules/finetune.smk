@@ -9,6 +9,9 @@
 rule finetune:
     input:
         unpack(lambda wc: finetune_inputs(config, wc.experiment)),
+        # a converted model (of the earlier format) whose settings changed: its record of the conversion,
+        # newer than its card, so the job reruns (Snakemake has no record of a job it never ran)
+        converted=lambda wc: CHANGED_CONVERTED.get(wc.experiment, []),
     output:
         predictions=P.predictions("{experiment}", "dev"),
         card=P.model_card(),

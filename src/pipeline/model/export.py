@@ -49,6 +49,8 @@ BASE_JSON = "base.json"
 CARD = "README.md"
 #: the single file of the format before this one (the whole state dict)
 LEGACY = "model.safetensors"
+#: written by :func:`convert_legacy` beside a converted model (see there)
+CONVERTED = "converted.json"
 FORMAT = "pipeline-multitask-bert/1"
 PEFT_METHODS = ("lora", "dora", "rslora")
 
@@ -61,7 +63,7 @@ LABELS = {
 }
 
 
-class TrainedModelError(RuntimeError):
+class TrainedModelError(ValueError):
     """A model folder that cannot be loaded (missing or inconsistent files); the message names the file."""
 
 
@@ -130,8 +132,9 @@ def save_trained(
         tokenizer.save_pretrained(tmp)
     stale = ENCODER if sub == ADAPTER else ADAPTER
     shutil.rmtree(folder / stale, ignore_errors=True)
-    if not keep_legacy:
+    if not keep_legacy:  # a run of today's code: nothing of a converted earlier run stays
         (folder / LEGACY).unlink(missing_ok=True)
+        (folder / CONVERTED).unlink(missing_ok=True)
     state = {
         k: v.detach().cpu().contiguous()
         for k, v in model.state_dict().items()
@@ -410,7 +413,12 @@ def convert_legacy(
     """Turn a model folder of the earlier format into this one: the same weights (checked tensor by
     tensor after reloading with :func:`load_trained`), the card from run.json and history.csv, every new file
     dated as the old ``model.safetensors`` (so nothing downstream looks newer). The old file stays (nothing
-    reads it; delete it at will)."""
+    reads it; delete it at will).
+
+    Last comes ``converted.json``, dated now: Snakemake never ran the fine-tuning job that "wrote" this card,
+    so it has no record of its settings and would not see them change; the workflow compares run.json's
+    settings with the experiment's instead and, where they differ, gives the job this file as an input,
+    newer than the card, so the job reruns (:func:`pipeline.workflow.migrate.changed_converted_models`)."""
     import pandas as pd
 
     folder = Path(folder)
@@ -450,3 +458,5 @@ def convert_legacy(
     ]:
         if path.is_file():
             os.utime(path, ns=(stamp, stamp))
+    record = {"from": LEGACY, "settings_fingerprint": run.get("fingerprint"), "format": FORMAT}
+    write_json_atomic(record, folder / CONVERTED)

@@ -26,22 +26,26 @@ torch, transformers and the run's encoder: seconds per model, once.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.config import known_models, model_tasks, split_seed
+from pipeline.config import known_models, model_tasks, resolve_experiment, split_seed
 from pipeline.evaluation.predictions import PredictionFileError, task_rows, write_predictions
+from pipeline.provenance import fingerprint
 from pipeline.tasks import SPLITS
 from pipeline.workflow.inputs import start_encoder
 from pipeline.workflow.models import card_info, encoder_source
 from pipeline.workflow.paths import Paths
 
-#: the one weights file of a model folder before the ecosystem's format (pipeline.model.export.LEGACY; not
-#: imported from there: that module loads torch, and the DAG build must not)
+#: the one weights file of a model folder before the ecosystem's format, and the record of a conversion
+#: (pipeline.model.export.LEGACY and CONVERTED; not imported from there: that module loads torch, and the
+#: DAG build must not)
 LEGACY_MODEL = "model.safetensors"
+CONVERTED = "converted.json"
 
 #: The prediction column of each task's file in the old layout (the course leaderboard's names).
 LEGACY_COLUMNS = {
@@ -149,3 +153,27 @@ def migrate_models(config: Mapping, root: str | Path, *, dry_run: bool = False, 
         )
         converted.append(name)
     return converted
+
+
+def changed_converted_models(config: Mapping) -> dict[str, str]:
+    """``{experiment: its converted.json}`` for the converted model folders (:func:`migrate_models`) whose
+    run.json settings differ from the experiment's settings now.
+
+    Snakemake reruns a job whose params changed by comparing them with its record of the job, and it has
+    none for a converted folder's fine-tuning job (it never ran it): the fine-tuning rule adds this file,
+    written at conversion and so newer than the card, to the job's inputs, and the changed experiment trains
+    again, as any other would. A folder trained by today's code has no converted.json."""
+    paths = Paths.of(config)
+    root = Path(paths.results) / "models"
+    if not root.is_dir():
+        return {}
+    changed = {}
+    for marker in sorted(root.glob(f"*/{CONVERTED}")):
+        name = marker.parent.name
+        run = marker.parent / "run.json"
+        if split_seed(name)[0] not in config["experiments"] or not run.is_file():
+            continue
+        recorded = json.loads(run.read_text()).get("settings")
+        if fingerprint(recorded) != fingerprint(resolve_experiment(config, name)):
+            changed[name] = str(marker)
+    return changed
