@@ -125,6 +125,8 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
     for name in ("encoder/model.safetensors", "heads.safetensors", "heads.json"):  # the saved model
         model = f"results/smoke/models/{EXPERIMENT}/{name}"
         assert (killed / model).read_bytes() == (reference / model).read_bytes(), name
+    card = (killed / f"results/smoke/models/{EXPERIMENT}/README.md").read_text()  # written by the job
+    assert "- Paper: Beyond BERT" in card and "2 attempt(s)" in card
     history = [
         (w / "results/smoke/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)
     ]

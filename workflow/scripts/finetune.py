@@ -1,6 +1,7 @@
 """Rule finetune: train one experiment (resuming from its checkpoint when one matches)."""
 
 import os
+from pathlib import Path
 
 from pipeline.jobs import requires_cuda, start
 from pipeline.settings import Experiment, RunControl
@@ -35,6 +36,6 @@ run = train(
     load_kwargs=sm.params.encoder["load_kwargs"],
     control=control,
     source=encoder_source(sm.config, sm.wildcards.experiment),
-    card=card_info(sm.config, sm.wildcards.experiment, os.path.dirname(os.path.dirname(sm.scriptdir))),
+    card=card_info(sm.config, sm.wildcards.experiment, Path(sm.scriptdir).resolve().parents[1]),
 )
 log(f"done: best dev overall {run['best_dev_overall']:.4f} at epoch {run['best_epoch']}")
