@@ -27,8 +27,9 @@ from pipeline.data.tokens import build_cache, save_cache
 from pipeline.evaluation.predict import predict_task
 from pipeline.model.device import choose_precision
 from pipeline.model.encoders import build_random_encoder
+from pipeline.model.export import load_trained
 from pipeline.settings import Experiment, RunControl
-from pipeline.training.finetune import load_trained, train
+from pipeline.training.finetune import train
 
 ROOT = Path(__file__).resolve().parents[1]
 # checkpoints at epoch ends only, no progress lines, no checkpoint of other code to resume
@@ -89,16 +90,14 @@ def main() -> None:
             {t: data[t, "train"] for t in ("sst", "para", "sts")},
             {t: data[t, "dev"] for t in ("sst", "para", "sts")},
             str(encoder),
-            {k: str(out / method / f"{k}") for k in ("model", "history", "run")},
+            {k: str(out / method / k) for k in ("model", "history", "run")},  # model: the model folder
             str(out / "checkpoints" / method),
             device=device,
             load_kwargs={"local_files_only": True},
             control=QUIET,
         )
 
-        model = load_trained(settings, str(encoder), str(out / method / "model"), local_files_only=True).to(
-            device
-        )
+        model = load_trained(out / method / "model", local_files_only=True).to(device)
         values = predict_task(model, data["sts", "dev"], 128, 256, device, choose_precision("auto", device))
         assert torch.isfinite(torch.tensor(values)).all()
         results[method] = {

@@ -45,13 +45,15 @@ def logger(stop_at: str | None = None):
 
 
 def finetune_in(settings, task_data, encoder_dir, folder: Path, stop_at: str | None = None, **control):
-    """Fine-tune into ``folder`` (outputs ``{model,history,run}.out``, checkpoints in ``checkpoints/``);
+    """Fine-tune into ``folder`` (the model folder ``model/``, ``{history,run}.out``, checkpoints in
+    ``checkpoints/``);
     ``control``: changes to :data:`QUIET` (checkpoint intervals, progress lines, resuming other code).
     Returns ``(info, log lines, outputs)``."""
     from pipeline.training.finetune import train
 
     lines, log = logger(stop_at)
-    outputs = {k: str(folder / f"{k}.out") for k in ("model", "history", "run")}
+    outputs = {k: str(folder / f"{k}.out") for k in ("history", "run")}
+    outputs["model"] = str(folder / "model")
     info = train(
         settings,
         task_data["train"],

@@ -59,7 +59,7 @@ def test_a_seed_change_reruns_only_that_seeds_branch(claims_run):
     proc = snakemake(claims_run, "-n", "results/claims.md", config=("seeds=3",))
     # (the dev predictions are the fine-tuning job's own: no predict job)
     assert planned_jobs(proc) == {"finetune": 2, "metrics": 2, "claims": 1}
-    assert f"models/{CROSS}~seed2/model.safetensors" in proc.stdout
+    assert f"models/{CROSS}~seed2/README.md" in proc.stdout  # the model card: the folder complete
     # one seed fewer: only the claims table (its inputs changed), no training
     assert planned_jobs(snakemake(claims_run, "-n", "results/claims.md", config=("seeds=1",))) == {
         "claims": 1

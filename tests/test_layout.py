@@ -9,6 +9,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "pipeline"
 FLOORS = {"": 0, "data": 1, "model": 2, "evaluation": 3, "training": 4, "reporting": 5, "workflow": 6}
 # the two training stages share what lies in training/ but not each other
 SIBLINGS = {("training", "finetune"), ("training", "pretrain")}
+# the package's own __init__ re-exports its public entry point, lazily (no floor imports it from there)
+FACADE = {("__init__",): {"pipeline.model.export", "pipeline.model.export.load_trained"}}
 
 
 def _module(path: Path) -> tuple[str, ...]:
@@ -52,7 +54,7 @@ def test_imports_stay_on_or_below_their_floor(path):
     for line, names in _imports(path):
         for name in names:
             target = _target(name)
-            if target is None or target == ():
+            if target is None or target == () or name in FACADE.get(here, ()):
                 continue
             assert FLOORS[_floor(target)] <= floor, f"{path.name}:{line} imports {name} from a floor above"
             if here[:2] in SIBLINGS and target[:2] in SIBLINGS:

@@ -15,6 +15,7 @@ from inprocess import run_control
 
 from pipeline.config import ConfigError, resolve_experiment
 from pipeline.evaluation.predict import predict_task
+from pipeline.model.export import load_trained
 from pipeline.model.tuning import count_parameters
 from pipeline.reporting.methods_tables import (
     build_methods_table,
@@ -24,7 +25,7 @@ from pipeline.reporting.methods_tables import (
     load_run,
     parse_duration,
 )
-from pipeline.training.finetune import build_model, load_trained, train
+from pipeline.training.finetune import build_model, train
 from pipeline.workflow.validation import check_config
 
 CPU = torch.device("cpu")
@@ -117,9 +118,7 @@ def pair_runs(methods_settings, encoder_dir, task_data, tmp_path_factory):
         settings = methods_settings(
             tasks=["para", "sts"], pair_mode=pair_mode, epochs=2, batch_size=16, max_length=32, lr=1e-3
         )
-        outputs = {
-            k: str(root / f) for k, f in [("model", "m.safetensors"), ("history", "h.csv"), ("run", "r.json")]
-        }
+        outputs = {k: str(root / f) for k, f in [("model", "model"), ("history", "h.csv"), ("run", "r.json")]}
         train_data = {t: task_data["train"][t] for t in settings.tasks}
         dev_data = {t: task_data["dev"][t] for t in settings.tasks}
         run = train(
@@ -134,7 +133,7 @@ def pair_runs(methods_settings, encoder_dir, task_data, tmp_path_factory):
             LOAD,
             control=run_control(),
         )
-        model = load_trained(settings, encoder_dir, outputs["model"], **LOAD)
+        model = load_trained(outputs["model"], **LOAD)
         preds = {t: predict_task(model, d, 32, 64, CPU) for t, d in dev_data.items()}
         train_preds = {t: predict_task(model, d, 32, 64, CPU) for t, d in train_data.items()}
         out[pair_mode] = {

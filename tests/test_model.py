@@ -7,6 +7,7 @@ import math
 import shutil
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from inprocess import run_control
-from safetensors.torch import save_model
 from torch import nn
 
 from pipeline.evaluation.predict import predict_task, prediction_frame
 from pipeline.evaluation.predictions import read_predictions
+from pipeline.model.export import load_trained, save_trained
 from pipeline.model.losses import cosine_similarity_score
 from pipeline.model.tuning import count_parameters, target_modules
 from pipeline.provenance import fingerprint
@@ -27,7 +28,6 @@ from pipeline.training.checkpoints import Checkpoints
 from pipeline.training.finetune import (
     build_model,
     linear_schedule,
-    load_trained,
     train,
     write_dev_predictions,
 )
@@ -309,9 +309,20 @@ def test_predict_task_restores_file_order(build, task_data) -> None:
 def test_load_trained_round_trip(build, encoder_dir, task_data, tmp_path, method: str) -> None:
     model, settings = build(tuning=method)
     _train_steps(model, settings, task_data, rounds=1)
-    path = tmp_path / "model.safetensors"
-    save_model(model, str(path))
-    loaded = load_trained(settings, encoder_dir, str(path), **LOAD)
+    save_trained(
+        model,
+        tmp_path,
+        heads=settings.heads,
+        tuning=method,
+        lora=settings.lora,
+        max_length=settings.max_length,
+        name="round-trip",
+        tokenizer_location=encoder_dir,
+        source={"name": "tiny", "location": encoder_dir},
+        load_kwargs=LOAD,
+    )
+    loaded = load_trained(tmp_path, **LOAD)
+    assert loaded.state_dict().keys() == model.state_dict().keys()
     for key, value in model.state_dict().items():
         assert torch.equal(value, loaded.state_dict()[key]), key
     data = task_data["dev"]["sts"]
@@ -377,10 +388,8 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
             if kill_at is not None and message.startswith(f"epoch {kill_at}/"):
                 raise Killed(message)
 
-        outputs = {
-            k: str(root / name / f)
-            for k, f in (("model", "model.safetensors"), ("history", "history.csv"), ("run", "run.json"))
-        }
+        outputs = {k: str(root / name / f) for k, f in (("history", "history.csv"), ("run", "run.json"))}
+        outputs["model"] = str(root / name)
         outputs["predictions"] = str(root / name / "dev.csv")
         ckpt = checkpoint_dir or root / name / "checkpoints"
         info = train(
@@ -395,7 +404,7 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
             LOAD,
             control=run_control(),
         )
-        model = load_trained(settings, encoder_dir, outputs["model"], **LOAD)
+        model = load_trained(outputs["model"], **LOAD)
         predictions = {
             t: predict_task(model, d, settings.max_length, settings.eval_batch_size, CPU)
             for t, d in dev_data.items()
@@ -426,8 +435,8 @@ def runs(make_settings, encoder_dir, task_data, tmp_path_factory):
 
 def test_train_writes_outputs(runs) -> None:
     a = runs["a"]
-    for path in a["outputs"].values():
-        assert open(path, "rb").read(1)
+    for key, path in a["outputs"].items():
+        assert open(Path(path) / "README.md" if key == "model" else path, "rb").read(1), key
     history, info = a["history"], a["info"]
     assert list(history.columns) == [
         "epoch",

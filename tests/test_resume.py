@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 import torch
 from inprocess import CPU, LOAD, Stopped, finetune_in, logger, run_control
-from safetensors.torch import load_file
 from test_workflow import SNAKEMAKE, copy_workflow, edit_yaml
 
 from pipeline.config import resolve_pretrain
+from pipeline.model.export import load_trained
 from pipeline.provenance import fingerprint
 from pipeline.settings import Experiment, MnrlStage
 from pipeline.training.pretrain import pretrain
@@ -122,8 +122,11 @@ def test_killed_finetune_job_resumes_mid_epoch_and_matches_uninterrupted_run(ref
 
     for target in TARGETS:
         assert (killed / target).read_bytes() == (reference / target).read_bytes(), target
-    model = f"results/smoke/models/{EXPERIMENT}/model.safetensors"
-    assert (killed / model).read_bytes() == (reference / model).read_bytes()
+    for name in ("encoder/model.safetensors", "heads.safetensors", "heads.json"):  # the saved model
+        model = f"results/smoke/models/{EXPERIMENT}/{name}"
+        assert (killed / model).read_bytes() == (reference / model).read_bytes(), name
+    card = (killed / f"results/smoke/models/{EXPERIMENT}/README.md").read_text()  # written by the job
+    assert "- Paper: Beyond BERT" in card and "2 attempt(s)" in card
     history = [
         (w / "results/smoke/models" / EXPERIMENT / "history.csv").read_text() for w in (reference, killed)
     ]
@@ -200,7 +203,8 @@ def test_finetune_resumes_mid_epoch_exactly(make_settings, task_data, encoder_di
     assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2 from ")
     assert [line for line in lines if line.startswith("checkpoint:")] == ["checkpoint: epoch 2 step 15"]
     assert (info["resumed_after_epoch"], info["resumed_at_step"]) == (1, 10)
-    assert Path(out["model"]).read_bytes() == Path(ref_out["model"]).read_bytes()
+    for name in ("encoder/model.safetensors", "heads.safetensors"):
+        assert (Path(out["model"]) / name).read_bytes() == (Path(ref_out["model"]) / name).read_bytes(), name
     strip = [
         [line.rsplit(",", 1)[0] for line in Path(o["history"]).read_text().splitlines()]
         for o in (ref_out, out)
@@ -265,7 +269,7 @@ def test_a_checkpoint_written_with_plain_settings_resumes_with_typed_settings(
     assert json.dumps(recorded) == json.dumps(plain)  # the same keys, values and order
 
     ref, _, ref_out = finetune_in(settings, task_data, encoder_dir, tmp_path / "ref")
-    resumed, uninterrupted = load_file(out["model"]), load_file(ref_out["model"])
+    resumed, uninterrupted = (load_trained(o["model"]).state_dict() for o in (out, ref_out))
     assert resumed.keys() == uninterrupted.keys()
     for name, value in uninterrupted.items():  # close, not equal: the fixture may come from another machine
         assert torch.allclose(resumed[name], value, atol=1e-5), name

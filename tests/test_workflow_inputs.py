@@ -62,7 +62,7 @@ def test_finetune_reads_train_and_dev_tokens_of_its_tasks_and_its_start_encoder(
 
 def test_predict_reads_the_model_and_the_splits_tokens():
     assert predict_inputs(workflow_config("smoke"), "sts-first~seed2", "test") == {
-        "model": f"{S}/models/sts-first~seed2/model.safetensors",
+        "model": f"{S}/models/sts-first~seed2/README.md",
         "tokens_sts": f"{TOKENS}/sts-test.pt",
         "tokens_sst": f"{TOKENS}/sst-test.pt",
         "encoder": [f"{S}/encoders/tiny-random"],

@@ -10,7 +10,7 @@ import pytest
 from workflow_config import workflow_config
 
 from pipeline.evaluation.predictions import PredictionFileError, read_predictions
-from pipeline.workflow.migrate import dry_run_requested, migrate_predictions
+from pipeline.workflow.migrate import migrate_predictions
 
 OLD = {
     "sst": "id,Predicted_Sentiment\ns1,4\ns2,0\n",
@@ -74,17 +74,3 @@ def test_a_dry_run_converts_nothing(tmp_path, monkeypatch):
     assert would == ["results/smoke/predictions/multi/dev.csv"]
     assert not (folder / "dev.csv").exists()
     assert migrate_predictions(workflow_config("smoke")) == would and (folder / "dev.csv").exists()
-
-
-@pytest.mark.parametrize(
-    ("argv", "dry"),
-    [
-        (["snakemake", "-n", "results/tables/table1.csv"], True),
-        (["snakemake", "-np"], True),
-        (["snakemake", "--dry-run"], True),
-        (["snakemake", "--cores", "4", "results/claims.md"], False),
-        (["snakemake", "--config", "scale=quick", "-p"], False),
-    ],
-)
-def test_dry_runs_are_told_from_the_command_line(argv, dry):
-    assert dry_run_requested(argv) is dry

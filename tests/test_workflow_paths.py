@@ -21,7 +21,7 @@ KEPT = [
     (P.encoder("bert-base-uncased"), "results/paper/encoders/bert-base-uncased"),
     (P.tokens("bert-base-uncased", "para", "train"), "results/paper/tokens/bert-base-uncased/para-train.pt"),
     (P.pretrained("mnrl1"), "results/paper/pretrained/mnrl1"),
-    (P.model_file("x"), "results/paper/models/x/model.safetensors"),
+    (P.model_dir("x"), "results/paper/models/x"),
     (P.history("x"), "results/paper/models/x/history.csv"),
     (P.run("x~seed1"), "results/paper/models/x~seed1/run.json"),
     (P.checkpoints("x"), "results/paper/checkpoints/x"),
@@ -38,6 +38,8 @@ KEPT = [
     (P.zero_shot_fit(), "results/paper/predictions/zero-shot/fitted.json"),
     # new: one prediction file per model and split, every task in it
     (P.predictions("x", "test"), "results/paper/predictions/x/test.csv"),
+    # new: the model in the ecosystem's format, its card the declared output (old folders are converted)
+    (P.model_card("x"), "results/paper/models/x/README.md"),
 ]
 
 

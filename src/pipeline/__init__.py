@@ -16,4 +16,15 @@ Floors, bottom to top; a module imports only from its own floor or the floors be
 - ``pipeline.reporting``: the papers' tables, figures and the claims (catalogue, verdict, report).
 - ``pipeline.workflow``: what the Snakemake rules need (config validation, paths, data-source resolution,
   input lists); only the rule files and the scripts import it.
+
+A trained model folder (``results/{scale}/models/{experiment}``) loads with ``pipeline.load_trained(folder)``
+(:func:`pipeline.model.export.load_trained`), imported on first use: ``import pipeline`` loads no torch.
 """
+
+
+def __getattr__(name: str):
+    if name == "load_trained":  # the package's one public entry point, loaded lazily (PEP 562)
+        from pipeline.model.export import load_trained
+
+        return load_trained
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

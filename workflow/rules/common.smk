@@ -41,7 +41,11 @@ from pipeline.workflow.inputs import (
     table_inputs,
     zero_shot_inputs,
 )
-from pipeline.workflow.migrate import dry_run_requested, migrate_predictions
+from pipeline.workflow.migrate import (
+    changed_converted_models,
+    migrate_models,
+    migrate_predictions,
+)
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.report import (
     BEYOND_BERT,
@@ -90,8 +94,24 @@ METHODS_FIGURES = paper_figures(config, METHODS_PAPER)
 try:
     # prediction files of the layout before one file per model and split, converted (else every finished
     # experiment would be trained again: its dev prediction file is a fine-tuning output)
-    DRY_RUN = dry_run_requested(sys.argv)
+    # a dry run writes nothing: it says what a real run will convert
+    DRY_RUN = bool(getattr(workflow.output_settings, "dryrun", False))
     MIGRATED = migrate_predictions(config, dry_run=DRY_RUN)
+    # trained models of the format before the model card (one model.safetensors) converted to the ecosystem's
+    # (the card is a fine-tuning output); not in a dry run, nor inside a job
+    MODELS_TO_CONVERT = (
+        []
+        if workflow.remote_exec or workflow.subprocess_exec
+        else migrate_models(
+            config,
+            workflow.basedir,
+            dry_run=DRY_RUN,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+    )
+    # converted models whose settings changed since: Snakemake has no record of their fine-tuning job, so
+    # rules/finetune.smk gives it an input newer than its card (pipeline/workflow/migrate.py)
+    CHANGED_CONVERTED = changed_converted_models(config)
     DATA_SOURCE = data_source(config)
     DATA_DESCRIPTION = data_description(config)
     REBUILT_TEST_TASKS = rebuilt_test_tasks(config)
@@ -113,6 +133,20 @@ if MIGRATED and DRY_RUN:
 elif MIGRATED:
     print(
         f"converted {len(MIGRATED)} prediction file(s) to one per model and split",
+        file=sys.stderr,
+    )
+if MODELS_TO_CONVERT and DRY_RUN:
+    print(
+        f"{len(MODELS_TO_CONVERT)} trained model(s) are in the format before the model card "
+        "(model.safetensors): the next run that is not a dry run converts them first, in seconds each, "
+        "without training; this dry run lists their finetune jobs, which that run will not run: "
+        + ", ".join(MODELS_TO_CONVERT),
+        file=sys.stderr,
+    )
+elif MODELS_TO_CONVERT:
+    print(
+        f"converted {len(MODELS_TO_CONVERT)} trained model(s) to the ecosystem's format (encoder or "
+        "adapter, heads, model card); their model.safetensors stay (delete them at will)",
         file=sys.stderr,
     )
 

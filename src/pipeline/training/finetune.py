@@ -15,19 +15,18 @@ throughout; a progress line goes to the log every ``log_every_steps`` steps
 from __future__ import annotations
 
 import json
-import shutil
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_model, save_model
 
 from pipeline.data.batching import TaskData, bucket_by_length
 from pipeline.evaluation.metrics import accuracy, overall_score, pearson
 from pipeline.evaluation.predict import predict_task, prediction_frame, to_device
 from pipeline.evaluation.predictions import write_predictions
-from pipeline.io import write_atomic, write_csv_atomic, write_json_atomic
+from pipeline.io import write_csv_atomic, write_json_atomic
 from pipeline.model.device import (
     autocast,
     backward_step,
@@ -37,6 +36,7 @@ from pipeline.model.device import (
     pick_device,
 )
 from pipeline.model.encoders import load_encoder
+from pipeline.model.export import save_trained, write_card
 from pipeline.model.heads import MultitaskModel
 from pipeline.model.tuning import apply_tuning, count_parameters
 from pipeline.provenance import code_hash, fingerprint, versions
@@ -130,10 +130,17 @@ def train(
     load_kwargs: dict | None = None,
     *,
     control: RunControl,
+    source: Mapping | None = None,
+    card: Mapping | None = None,
 ) -> dict:
-    """Train one experiment; write ``outputs['model']`` (best weights, safetensors), ``outputs['history']``
-    (CSV, one row per epoch), ``outputs['run']`` (JSON: settings, times, memory, parameters, device, code)
-    and, where given, ``outputs['predictions']`` (the best epoch's dev prediction file).
+    """Train one experiment; write the best epoch's model into the folder ``outputs['model']`` in the
+    ecosystem's format (:mod:`pipeline.model.export`: encoder or PEFT adapter, heads, their settings, where
+    the encoder came from), ``outputs['history']`` (CSV, one row per epoch), ``outputs['run']`` (JSON:
+    settings, times, memory, parameters, device, code), where given ``outputs['predictions']`` (the best
+    epoch's dev prediction file), and last the model card ``README.md`` of the model folder.
+
+    ``source``: where the encoder came from (base.json; by default its name and ``encoder_location``);
+    ``card``: what the card says beyond the run (``paper``, ``data``, ``test_metrics``).
 
     run.json's ``settings`` and the checkpoints' fingerprint are those of the plain dict the settings were
     built from (:meth:`pipeline.settings.Settings.to_dict`). ``control`` (checkpoint intervals, progress
@@ -182,13 +189,21 @@ def train(
         )
         _train_epochs(loop, settings, train_data, dev_data, plan_args, steps)
         loop.record()
-        if checkpoints.trainable_only:  # the frozen encoder + the best epoch's trainable weights
-            checkpoints.restore_best(model)
-            write_atomic(outputs["model"], lambda tmp: save_model(model, tmp))
-        else:  # copied: a kill before run.json is written must still find the best
-            if not checkpoints.best.exists():
-                checkpoints.restore_best(model)  # raises: never the last epoch in the best one's place
-            write_atomic(outputs["model"], lambda tmp: shutil.copyfile(checkpoints.best, tmp))
+        # the best epoch's weights (trainable ones over the frozen encoder, or all); the checkpoint stays
+        # until the card is written, so a kill before then still finds the best
+        checkpoints.restore_best(model)
+        save_trained(
+            model,
+            outputs["model"],
+            heads=settings.heads,
+            tuning=settings.tuning,
+            lora=settings.lora,
+            max_length=settings.max_length,
+            name=settings.name,
+            tokenizer_location=encoder_location,
+            source=source or {"name": settings.encoder, "location": encoder_location},
+            load_kwargs=load_kwargs,
+        )
         if "predictions" in outputs:
             write_dev_predictions(checkpoints.best_predictions(), dev_data, outputs["predictions"])
         write_csv_atomic(pd.DataFrame(state.history), outputs["history"])
@@ -210,6 +225,8 @@ def train(
             "versions": versions(),
         }
         write_json_atomic(run, outputs["run"])
+        best = next(row for row in state.history if row["epoch"] == state.best_epoch)
+        write_card(outputs["model"], run, best, card)
         checkpoints.clear()
     return run
 
@@ -256,10 +273,3 @@ def _train_epochs(loop: RunLoop, settings: Experiment, train_data, dev_data, pla
             state.best_overall, state.best_epoch = scores["overall"], epoch
             loop.checkpoints.save_best(model, values)
         loop.save()
-
-
-def load_trained(settings: Experiment, encoder_location: str, weights: str, **load_kwargs) -> MultitaskModel:
-    """A trained model: the same structure as in training, with the saved weights."""
-    model = build_model(settings, encoder_location, **load_kwargs)
-    load_model(model, weights)
-    return model

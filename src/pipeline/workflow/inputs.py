@@ -78,10 +78,11 @@ def finetune_inputs(config: Mapping, experiment: str) -> dict:
 
 
 def predict_inputs(config: Mapping, experiment: str, split: str) -> dict:
-    """``model``, ``tokens_{task}`` of the split for each task of the experiment, and ``encoder``."""
+    """``model`` (the model card: the trained folder is complete), ``tokens_{task}`` of the split for each
+    task of the experiment, and ``encoder`` (the base a PEFT adapter is loaded onto)."""
     tasks = resolve_experiment(config, experiment)["tasks"]
     return {
-        "model": Paths.of(config).model_file(experiment),
+        "model": Paths.of(config).model_card(experiment),
         **{f"tokens_{t}": token_file(config, t, split) for t in tasks},
         "encoder": start_encoder(config, experiment)["files"],
     }

@@ -56,9 +56,19 @@ class Paths:
         """The MNRL-tuned encoder folder of a pre-training stage."""
         return f"{self.results}/pretrained/{pretrain}"
 
-    def model_file(self, experiment: str = "{experiment}", name: str = "model.safetensors") -> str:
-        """A file of a trained experiment: model.safetensors, history.csv or run.json."""
-        return f"{self.results}/models/{experiment}/{name}"
+    def model_dir(self, experiment: str = "{experiment}") -> str:
+        """A trained experiment's folder: the model in the ecosystem's format (pipeline.model.export: encoder
+        or PEFT adapter, heads, model card), history.csv and run.json."""
+        return f"{self.results}/models/{experiment}"
+
+    def model_file(self, experiment: str = "{experiment}", name: str = "README.md") -> str:
+        """A file of a trained experiment's folder: README.md (the model card, written last: the fine-tuning
+        rule's declared model output), history.csv or run.json. Folders written before the card existed hold
+        model.safetensors instead; pipeline.workflow.migrate converts them when the DAG is built."""
+        return f"{self.model_dir(experiment)}/{name}"
+
+    def model_card(self, experiment: str = "{experiment}") -> str:
+        return self.model_file(experiment, "README.md")
 
     def history(self, experiment: str = "{experiment}") -> str:
         return self.model_file(experiment, "history.csv")
