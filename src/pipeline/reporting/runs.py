@@ -32,6 +32,7 @@ FIXED = (
 )
 MEASURED = (
     "train_seconds",
+    "train_cpu_seconds",
     "wall_seconds",
     "peak_memory_gib",
     "peak_memory_kind",
@@ -80,6 +81,7 @@ def run_row(name: str, run: Mapping[str, Any], history: pd.DataFrame) -> dict[st
         "best_dev_overall": float(run["best_dev_overall"]),
         **scores,
         "train_seconds": round(float(run["train_seconds"]), 2),
+        "train_cpu_seconds": round(float(run.get("train_cpu_seconds") or 0), 2) or None,
         "wall_seconds": round(float(run["wall_seconds"]), 2),
         "peak_memory_gib": round(float(run["peak_memory_bytes"]) / GIB, 3),
         "peak_memory_kind": run.get("peak_memory_kind", ""),

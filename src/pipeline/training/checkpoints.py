@@ -56,6 +56,9 @@ class RunState:
     best_overall: float = -math.inf
     best_epoch: int = 0
     train_seconds: float = 0.0
+    # process CPU seconds of the epochs' steps and evaluations (on a shared CPU, wall time counts other
+    # users' work too; the cost plan's projections are compared with this there)
+    train_cpu_seconds: float = 0.0
     resumed_from: int | None = None
     # a mid-epoch checkpoint: optimiser steps done in epoch ``epoch + 1``, their losses, its seconds so far
     step: int = 0

@@ -244,7 +244,7 @@ def _train_epochs(loop: RunLoop, settings: Experiment, train_data, dev_data, pla
     pair_input = "cross" if settings.pair_mode == "cross" else "siamese"
     progress = loop.progress(sum(steps), settings.batch_size)
     for epoch in range(state.epoch + 1, settings.epochs + 1):
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         model.train()
         plan = training_plan(train_data, settings, epoch, plan_args)
         done, losses, before = start_epoch(state, device)
@@ -266,6 +266,7 @@ def _train_epochs(loop: RunLoop, settings: Experiment, train_data, dev_data, pla
             row.update({f"train_{k}": v for k, v in train_scores.items()})
         seconds = before + time.perf_counter() - t0
         state.train_seconds += seconds
+        state.train_cpu_seconds += time.process_time() - cpu0  # this attempt's share of the epoch
         state.epoch = epoch
         state.history.append({**row, "epoch_seconds": seconds})
         loop.log(f"epoch {epoch}/{settings.epochs}: loss {train_loss:.4f} " + json.dumps(scores))

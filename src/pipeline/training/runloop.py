@@ -78,6 +78,7 @@ class RunLoop:
             "attempt_wall_seconds": self.attempt.clock() - self.attempt.started,
             "attempts": self.state.attempts,
             "train_seconds": self.state.train_seconds,
+            "train_cpu_seconds": self.state.train_cpu_seconds,
             "peak_memory_bytes": self.state.peak_memory_bytes,
             "attempt_peak_memory_bytes": memory,
             "peak_memory_kind": memory_kind,
