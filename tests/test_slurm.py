@@ -227,6 +227,8 @@ def slurm_jobs(env: dict) -> pd.DataFrame:
     rows = []
     for line in out.stdout.splitlines():
         fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "JobId" not in fields:  # "No jobs in the system"
+            continue
         rows.append(
             {
                 "id": int(fields["JobId"]),
