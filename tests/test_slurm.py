@@ -372,3 +372,24 @@ def test_the_controller_runs_as_a_slurm_job(toy_cluster, tmp_path):
     print(
         f"\nSLURM controller job {job_id}: {wall:.0f} s wall (prefetch included), {len(own)} jobs from inside it"
     )
+
+
+@pytest.mark.e2e
+def test_the_controller_stops_before_submitting_when_a_download_is_left(tmp_path):
+    """controller.sbatch run where nothing was prefetched (no SLURM needed: it stops after its dry run): it
+    names the download jobs left and the prefetch command, and submits nothing."""
+    workdir = copy_workflow(tmp_path)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("SLURM_JOB_ID", None)
+    proc = subprocess.run(
+        ["bash", "profiles/slurm/controller.sbatch", TABLE1, "--config", "scale=smoke"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "this run would still download" in proc.stdout and "data 10" in proc.stdout, proc.stdout[-3000:]
+    assert "snakemake prefetch" in proc.stdout
+    assert not (workdir / "results/smoke/data").exists()  # a dry run only
