@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
@@ -140,8 +141,10 @@ def test_plot_sts_scatter(data: Path, tmp_path: Path) -> None:
     train = _write_split(data / "train.csv", "sts", list(rng.uniform(0, 5, 200).round(1)) + [5.0], 201)
     pred = _write_preds(data / "pred.csv", "sts", list(true + rng.normal(0, 0.5, 50)))
     out = tmp_path / "figs" / "sts_scatter.png"
+    before = dict(matplotlib.rcParams)
     plot_sts_scatter(pred, gold, train, out)
     _check_png(out)
+    assert dict(matplotlib.rcParams) == before  # seaborn's style only inside the figure's own block
 
 
 def test_prediction_file_without_the_task_raises(data: Path) -> None:

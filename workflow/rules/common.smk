@@ -33,6 +33,7 @@ from pipeline.workflow.inputs import (
     methods_table_inputs,
     metrics_inputs,
     predict_inputs,
+    prefetch_inputs,
     pretrain_inputs,
     random_baseline_inputs,
     run_files,

@@ -87,3 +87,12 @@ rule test_labels:
         source=DATA_SOURCE,
     script:
         "../scripts/test_labels.py"
+
+
+# Everything a run at the active scale takes from the network (pipeline.workflow.inputs.prefetch_inputs):
+# every data file, the test-label sources and the hub encoder, downloaded and verified on the submit host;
+# afterwards every job, the controller included, can run where there is no internet (docs/cluster.md).
+rule prefetch:
+    input:
+        unpack(lambda wc: prefetch_inputs(config)),
+    localrule: True

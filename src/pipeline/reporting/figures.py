@@ -1,10 +1,12 @@
 """Figures of the analysis sections: learning curves, confusion matrices, STS scatter plots.
 
-Every function draws on a :class:`matplotlib.figure.Figure` (no pyplot, so no GUI backend is involved)
-and writes a PNG atomically: the image goes to a temporary file in the destination folder, which is then
-renamed over ``out``. Inputs are the pipeline's CSV files: ``history.csv`` files of training runs, prediction
-files (:mod:`pipeline.evaluation.predictions`: one per model and split, a task's rows read) and normalised
-data files (:mod:`pipeline.tasks`).
+Every function draws on a :class:`matplotlib.figure.Figure` (no pyplot figure, so no GUI backend is
+involved); the confusion heatmaps, the STS scatter and the label distributions are drawn with seaborn on its
+axes (``ax=``, seaborn's style inside a ``with`` block, never set globally). Each writes a PNG atomically:
+the image goes to a temporary file in the destination folder, which is then renamed over ``out``. Inputs are
+the pipeline's CSV files: ``history.csv`` files of training runs, prediction files
+(:mod:`pipeline.evaluation.predictions`: one per model and split, a task's rows read) and normalised data
+files (:mod:`pipeline.tasks`).
 """
 
 from __future__ import annotations
@@ -137,11 +139,27 @@ def plot_learning_curves(
     _save(fig, out)
 
 
+#: seaborn's style for the figures it draws (a ``with`` block: nothing changes matplotlib's global state)
+STYLE = "whitegrid"
+#: the bars' colour (seaborn's first default colour, matplotlib's tab:blue)
+BAR_COLOR = "tab:blue"
+
+
+def _seaborn():
+    """seaborn, imported when a figure is drawn: the workflow's DAG build imports this module (through the
+    claims report) and would pay a second for it otherwise."""
+    import seaborn
+
+    return seaborn
+
+
 def _label_distribution(ax: Axes, labels: pd.Series, classes: list[int], task_title: str) -> None:
-    """Bar chart of class counts in the train set, with counts on top of the bars."""
+    """Bar chart of class counts in the train set (every class, absent ones at 0), counts on the bars."""
+    sns = _seaborn()
     counts = labels.astype(int).value_counts().reindex(classes, fill_value=0)
-    bars = ax.bar([str(c) for c in classes], counts.to_numpy(), color="tab:blue")
-    ax.bar_label(bars, fontsize="small")
+    frame = pd.DataFrame({"label": [str(c) for c in classes], "count": counts.to_numpy()})
+    sns.barplot(data=frame, x="label", y="count", color=BAR_COLOR, ax=ax)
+    ax.bar_label(ax.containers[0], fontsize="small")
     ax.set_xlabel("Label")
     ax.set_ylabel("Count")
     ax.set_title(f"{task_title}: train label distribution")
@@ -155,28 +173,34 @@ def plot_confusion(
     out: PathLike,
     title: str | None = None,
 ) -> None:
-    """Confusion matrix of dev predictions (left) and the train set's label distribution (right)."""
+    """Confusion matrix of dev predictions as an annotated heatmap (left) and the train set's label
+    distribution (right)."""
     task = get_task(task_name)
     counts = confusion_counts(task_name, pred_file, gold_file)
-    classes = list(counts.index)
     task_title = TASK_TITLES.get(task_name, task_name)
-    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
-    fig.get_layout_engine().set(wspace=0.1)
-    ax_cm, ax_dist = fig.subplots(1, 2)
-    mat = counts.to_numpy()
-    im = ax_cm.imshow(mat, cmap="Blues", vmin=0)
-    threshold = mat.max() / 2 if mat.max() else 1
-    for (r, c), v in np.ndenumerate(mat):
-        ax_cm.text(c, r, str(v), ha="center", va="center", color="white" if v > threshold else "black")
-    ax_cm.set_xticks(range(len(classes)), [str(c) for c in classes])
-    ax_cm.set_yticks(range(len(classes)), [str(c) for c in classes])
-    ax_cm.set_xlabel("Predicted label")
-    ax_cm.set_ylabel("True label")
-    ax_cm.set_title(f"{task_title}: confusion matrix (dev)")
-    fig.colorbar(im, ax=ax_cm, label="Count")
-    _label_distribution(ax_dist, _train_labels(train_file), list(range(task.num_labels)), task_title)
-    if title:
-        fig.suptitle(title)
+    sns = _seaborn()
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+        fig.get_layout_engine().set(wspace=0.1)
+        ax_cm, ax_dist = fig.subplots(1, 2)
+        sns.heatmap(
+            counts,
+            annot=True,
+            fmt="d",
+            cmap="Blues",
+            vmin=0,
+            square=True,
+            linewidths=0.5,
+            cbar_kws={"label": "Count"},
+            ax=ax_cm,
+        )
+        ax_cm.set_xlabel("Predicted label")
+        ax_cm.set_ylabel("True label")
+        ax_cm.tick_params(axis="y", labelrotation=0)
+        ax_cm.set_title(f"{task_title}: confusion matrix (dev)")
+        _label_distribution(ax_dist, _train_labels(train_file), list(range(task.num_labels)), task_title)
+        if title:
+            fig.suptitle(title)
     _save(fig, out)
 
 
@@ -191,24 +215,25 @@ def plot_sts_scatter(
     task = get_task("sts")
     df = _joined("sts", pred_file, gold_file)
     lo, hi = task.label_min, task.label_max
-    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
-    ax_sc, ax_hist = fig.subplots(1, 2)
-    ax_sc.scatter(df["label"], df["pred"], s=8, alpha=0.4, label="Dev example")
-    ax_sc.plot([lo, hi], [lo, hi], color="red", linestyle="--", label="y = x")
-    r = df["label"].corr(df["pred"]) if len(df) > 1 else float("nan")
-    ax_sc.set_xlabel("True similarity")
-    ax_sc.set_ylabel("Predicted similarity")
-    ax_sc.set_title(f"STS dev: predicted vs true (Pearson r = {r:.3f})")
-    ax_sc.legend(loc="upper left")
-    ax_sc.grid(alpha=0.3)
-    labels = _train_labels(train_file).astype(float)
-    edges = np.arange(lo, hi + 1.0, 1.0)
-    _, _, bars = ax_hist.hist(labels, bins=edges, color="tab:blue", edgecolor="white")
-    ax_hist.bar_label(bars, fontsize="small")
-    ax_hist.set_xticks(edges)
-    ax_hist.set_xlabel("Similarity label (bins of width 1)")
-    ax_hist.set_ylabel("Count")
-    ax_hist.set_title("STS similarity: train label distribution")
-    if title:
-        fig.suptitle(title)
+    sns = _seaborn()
+    with sns.axes_style(STYLE):
+        fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+        ax_sc, ax_hist = fig.subplots(1, 2)
+        sns.scatterplot(data=df, x="label", y="pred", s=12, alpha=0.4, label="Dev example", ax=ax_sc)
+        ax_sc.plot([lo, hi], [lo, hi], color="red", linestyle="--", label="y = x")
+        r = df["label"].corr(df["pred"]) if len(df) > 1 else float("nan")
+        ax_sc.set_xlabel("True similarity")
+        ax_sc.set_ylabel("Predicted similarity")
+        ax_sc.set_title(f"STS dev: predicted vs true (Pearson r = {r:.3f})")
+        ax_sc.legend(loc="upper left")
+        labels = _train_labels(train_file).astype(float)
+        edges = np.arange(lo, hi + 1.0, 1.0)
+        sns.histplot(x=labels, bins=edges, color=BAR_COLOR, edgecolor="white", ax=ax_hist)
+        ax_hist.bar_label(ax_hist.containers[0], fontsize="small")
+        ax_hist.set_xticks(edges)
+        ax_hist.set_xlabel("Similarity label (bins of width 1)")
+        ax_hist.set_ylabel("Count")
+        ax_hist.set_title("STS similarity: train label distribution")
+        if title:
+            fig.suptitle(title)
     _save(fig, out)

@@ -7,6 +7,7 @@ Every path comes from :class:`pipeline.workflow.paths.Paths` of the active scale
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from pipeline.config import (
     ensemble_members,
@@ -20,6 +21,7 @@ from pipeline.model.encoders import encoder_location
 from pipeline.reporting.claims import COST_METRICS as CLAIM_COST_METRICS
 from pipeline.reporting.claims import claim_models
 from pipeline.reporting.methods_tables import RUN_COLUMNS as METHODS_RUN_COLUMNS
+from pipeline.tasks import TASKS
 from pipeline.workflow.costs import needs
 from pipeline.workflow.paths import Paths
 from pipeline.workflow.sources import flag, label_source_names, rebuilt_test_tasks
@@ -214,6 +216,38 @@ def label_records(config: Mapping, table: str) -> list[str]:
 def label_source_inputs(task: str) -> dict:
     """The downloaded public releases a task's test labels are rebuilt from, by file name."""
     return {n: Paths.label_source(n) for n in label_source_names(task)}
+
+
+# -- prefetch -------------------------------------------------------------------------------------------
+def prefetch_inputs(config: Mapping) -> dict:
+    """Everything a run at the active scale takes from the network, for rule ``prefetch`` (a localrule: on
+    the submit host, before the rest runs offline):
+
+    - ``data``: every task's file of every split, as the ``data`` and ``test_labels`` jobs write them (the
+      official files downloaded and checked by git blob id, or a mirror's checked against its SHA256SUMS;
+      generated at smoke scale), the test splits rebuilt from the public label sources where the scale
+      rebuilds them;
+    - ``label_sources``: those label sources, downloaded and verified (``label_source`` jobs);
+    - ``encoder``: the scale's encoder folder when it comes from the hub (``fetch_encoder``, pinned
+      revision and sha256). A built encoder (``random``) needs no network and is left to the run; an encoder
+      shipped in a Python package is checked to be installed here (the package and its model folder), so
+      that a missing one stops ``prefetch`` with the pip command instead of a job on a node without
+      internet.
+    """
+    paths = Paths.of(config)
+    name = scale_encoder(config)
+    spec = config["encoders"][name]
+    if spec["kind"] == "package":
+        location = encoder_location(spec, name, paths.results)  # raises with the pip command if missing
+        if not (Path(location) / "config.json").is_file():
+            raise RuntimeError(f"encoder {name!r}: no config.json in {location} (package {spec['package']})")
+    return {
+        "data": [paths.data(t, s) for t in TASKS for s in ALL_SPLITS],
+        "label_sources": [
+            Paths.label_source(n) for t in rebuilt_test_tasks(config) for n in label_source_names(t)
+        ],
+        "encoder": [paths.encoder(name)] if spec["kind"] == "hub" else [],
+    }
 
 
 # -- claims ---------------------------------------------------------------------------------------------
