@@ -69,3 +69,24 @@ def test_threshold_on_constructed_cosines():
     assert zero_shot.best_threshold(np.array([0.3, 0.3]), np.array([1, 1])) < 0.3  # all positive
     with pytest.raises(ValueError, match="only para and sts"):
         zero_shot.fit("sst", np.zeros(2), np.zeros(2))
+
+
+def test_an_empty_split_embeds_to_no_rows():
+    """A split with no rows (an unlabelled Quora test left out at a scale) gives an empty embedding, not a
+    batch whose ids and mask disagree."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from pipeline.data.batching import Ragged
+    from pipeline.evaluation.predict import embed_sentences
+    from pipeline.model.embedding import SentenceEmbedder
+
+    config = BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    model = SentenceEmbedder(BertModel(config).eval(), "mean")
+    empty = Ragged.from_list([])
+
+    class Data:
+        pass
+
+    out = embed_sentences(model, Data(), empty, 16, 8, torch.device("cpu"))
+    assert out.shape == (0, 16)

@@ -68,6 +68,8 @@ def embed_sentences(
     """Embeddings of every sentence of ``text`` in order, in batches of sentences of similar length (each
     side of a Siamese pair sorted by its own length: less padding than sorting pairs by their total)."""
     order = torch.sort(text.lengths, stable=True).indices
+    if not len(order):  # an empty split (e.g. an unlabelled Quora test left out at this scale)
+        return torch.zeros(0, model.encoder.config.hidden_size, device=device)
     pieces = [
         model.embed(to_device(data.sentence_inputs(text, rows, max_length), device))
         for rows in order.split(batch_size)
