@@ -10,6 +10,7 @@ from pipeline.config import (
     ConfigError,
     RANDOM_BASELINE_SEED,
     ensemble_members,
+    known_models,
     model_settings,
     model_tasks,
     resolve_experiment,
@@ -65,7 +66,13 @@ from pipeline.workflow.sources import (
     rebuilt_test_tasks,
     test_labels,
 )
-from pipeline.workflow.wildcards import global_constraints, name_regex, seeded_regex
+from pipeline.workflow.wildcards import (
+    global_constraints,
+    name_regex,
+    seeded_regex,
+    unknown_model,
+    unknown_regex,
+)
 
 try:
     prepare_config(config, workflow.basedir)

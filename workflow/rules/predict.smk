@@ -88,3 +88,17 @@ rule zero_shot:
         encoder=encoder_info(config),
     script:
         "../scripts/zero_shot.py"
+
+
+# A target naming an unknown model (a typo in results/{scale}/metrics/NAME/dev.json) stops with the closest
+# known names instead of "MissingRuleException".
+rule unknown_model:
+    input:
+        lambda wc: unknown_model(config, wc.unknown),
+    output:
+        P.metrics("{unknown}", "{split}"),
+    wildcard_constraints:
+        unknown=unknown_regex(known_models(config)),
+    localrule: True
+    shell:
+        "false"

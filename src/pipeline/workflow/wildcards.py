@@ -3,10 +3,11 @@ and dashes), and a model name may carry a seed (``name~seedK``, K >= 1)."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 
-from pipeline.config import known_models
+from pipeline.config import known_models, split_seed
 from pipeline.tasks import SPLITS, TASKS
 
 
@@ -29,3 +30,21 @@ def global_constraints(config: Mapping) -> dict[str, str]:
         "pretrain": seeded_regex(config["pretrains"]),  # one MNRL run per seed
         "model": seeded_regex(known_models(config)),
     }
+
+
+def unknown_regex(names: Iterable[str]) -> str:
+    """A regular expression matching a folder name (a path segment followed by ``/``) that is none of the
+    given names or their seeds: the wildcard of the rule that stops a target naming an unknown model
+    (:func:`unknown_model`)."""
+    return f"(?!(?:{seeded_regex(names)})/)[^/]+"
+
+
+def unknown_model(config: Mapping, name: str) -> list[str]:
+    """Stops the DAG with the closest known names (an input function of the ``unknown_model`` rule)."""
+    known = known_models(config)
+    close = difflib.get_close_matches(split_seed(name)[0], known, n=3, cutoff=0.5)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise ValueError(
+        f"no experiment, ensemble or baseline is named {name!r}{hint} "
+        "(`snakemake results/experiments.md` lists every experiment)"
+    )
