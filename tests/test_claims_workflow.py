@@ -71,4 +71,4 @@ def test_a_seed_change_reruns_only_that_seeds_branch(claims_run):
 def test_claims_plan_offline_at_paper_scale(claims_run):
     proc = snakemake(claims_run, "-n", "results/claims.md", scale="paper")
     jobs = planned_jobs(proc)
-    assert jobs["finetune"] == 2 and jobs["claims"] == 1  # paper scale: one seed
+    assert jobs["finetune"] == 6 and jobs["claims"] == 1  # paper scale: 3 seeds of each of the two
