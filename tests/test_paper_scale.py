@@ -185,13 +185,16 @@ def test_lora_checkpoints_hold_trainable_weights_only_and_resume_exactly(
     payload = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
     assert payload["weights"] == "trainable"
     assert payload["model"] and all("lora_" in k or "encoder." not in k for k in payload["model"])
-    from safetensors.torch import load_file
+    from transformers import BertModel
 
-    everything = load_file(ref_out["model"])  # the saved model: frozen encoder + trainable weights
+    everything = BertModel.from_pretrained(encoder_dir).state_dict()  # the frozen encoder alone
     assert len(payload["model"]) < len(everything) / 2
     info, lines, out = finetune_in(settings, task_data, encoder_dir, folder, checkpoint_every_steps=5)
     assert lines[0].startswith("resuming after epoch 1 and 10 steps of epoch 2")
-    assert Path(out["model"]).read_bytes() == Path(ref_out["model"]).read_bytes()
+    # the saved adapter and heads (the model card's times differ between the runs) are byte for byte the same
+    for name in ("adapter/adapter_model.safetensors", "heads.safetensors"):
+        saved, reference = Path(out["model"]) / name, Path(ref_out["model"]) / name
+        assert saved.read_bytes() == reference.read_bytes(), name
     # time and memory add up over the attempts
     assert info["attempts"] == 2 and ref["attempts"] == 1
     assert info["wall_seconds"] > info["attempt_wall_seconds"] > 0

@@ -100,5 +100,5 @@ rule unknown_model:
     wildcard_constraints:
         unknown=unknown_regex(known_models(config)),
     localrule: True
-    shell:
-        "false"
+    script:
+        "../scripts/unknown_model.py"
