@@ -82,3 +82,20 @@ def test_the_schema_has_no_duplicate_keys():
         *root.glob("papers/*.yaml"),
     ]:
         yaml.load(path.read_text(), Loader=Strict)
+
+
+def test_a_hub_encoder_without_a_declared_shape_reads_its_fetched_config(config, tmp_path, monkeypatch):
+    import json
+
+    cfg = copy.deepcopy(config)
+    cfg["encoders"]["my-bert"] = {**cfg["encoders"]["bert-base-uncased"]}
+    cfg["scales"]["smoke"]["encoder"] = "my-bert"
+    cfg["scale"] = "smoke"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="plan.shapes has no entry for encoder 'my-bert'"):
+        encoder_shape(cfg)
+    folder = tmp_path / "results/smoke/encoders/my-bert"
+    folder.mkdir(parents=True)
+    shape = {"num_hidden_layers": 3, "hidden_size": 48, "intermediate_size": 96}
+    (folder / "config.json").write_text(json.dumps(shape))
+    assert encoder_shape(cfg) == EncoderShape(3, 48, 96)

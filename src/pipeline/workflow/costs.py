@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import pandas as pd
 
@@ -34,6 +35,7 @@ from pipeline.reporting.plan import (
     mnrl_cost,
     predict_cost,
 )
+from pipeline.workflow.paths import Paths
 
 TASKS = ("sst", "para", "sts", "cfimdb")
 
@@ -205,16 +207,21 @@ def totals(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def encoder_shape(config: Mapping) -> EncoderShape:
-    """The active scale's encoder shape: a random encoder's own keys, else config.yaml's ``plan.shapes``."""
+    """The active scale's encoder shape: a random encoder's own keys, else config.yaml's ``plan.shapes``, else
+    the ``config.json`` of the encoder's fetched folder."""
     name = config["scales"][config["scale"]]["encoder"]
     spec = config["encoders"][name]
     if spec["kind"] == "random":
         return EncoderShape.from_config(spec)
-    if name not in config["plan"]["shapes"]:
-        raise ValueError(
-            f"config: plan.shapes has no entry for encoder {name!r} (layers, hidden, intermediate)"
-        )
-    return EncoderShape.from_config(config["plan"]["shapes"][name])
+    if name in config["plan"]["shapes"]:
+        return EncoderShape.from_config(config["plan"]["shapes"][name])
+    fetched = Path(Paths.of(config).encoder(name)) / "config.json"  # an encoder already fetched: its shape
+    if fetched.is_file():
+        return EncoderShape.from_config(json.loads(fetched.read_text()))
+    raise ValueError(
+        f"config: plan.shapes has no entry for encoder {name!r} (layers, hidden, intermediate), and it is "
+        f"not fetched yet ({fetched})"
+    )
 
 
 def plan_device(config: Mapping, precision: str | None = None) -> Device:
