@@ -188,6 +188,7 @@ torch.save({"states": states, "tokens": tokens}, out)
 """
 
 
+@pytest.mark.e2e  # a subprocess: in the full suite (CI), not the fast loop
 def test_a_fresh_interpreter_loads_the_encoders_with_transformers_and_peft(
     trained, encoder_dir, tmp_path
 ) -> None:
@@ -220,6 +221,7 @@ def test_a_fresh_interpreter_loads_the_encoders_with_transformers_and_peft(
     assert got["tokens"] == load_tokenizer(encoder_dir, **LOAD)("a plain sentence")["input_ids"]
 
 
+@pytest.mark.e2e  # a subprocess: in the full suite (CI), not the fast loop
 def test_import_pipeline_is_light_and_offers_load_trained() -> None:
     code = (
         "import sys, pipeline; assert 'torch' not in sys.modules, 'torch at import'; "

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = [
     "device",
@@ -26,6 +28,7 @@ SECTIONS = [
 ]
 
 
+@pytest.mark.e2e  # a subprocess: in the full suite (CI), not the fast loop
 def test_gpu_suite_tiny_runs_every_section(tmp_path) -> None:
     out = tmp_path / "out"
     command = [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--tiny", "--minutes", "3"]
