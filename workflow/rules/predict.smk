@@ -97,8 +97,12 @@ rule unknown_model:
         lambda wc: unknown_model(config, wc.unknown),
     output:
         P.metrics("{unknown}", "{split}"),
+    log:
+        P.log("metrics", "{unknown}-{split}"),
     wildcard_constraints:
         unknown=unknown_regex(known_models(config)),
     localrule: True
+    conda:
+        ENV
     script:
         "../scripts/unknown_model.py"
