@@ -2,12 +2,12 @@
 
 from pipeline.io import write_csv_atomic, write_text_atomic
 from pipeline.jobs import start
-from pipeline.workflow.costs import JobCosts, plan_frame, plan_markdown, totals
+from pipeline.workflow.costs import encoder_shape, plan_device, plan_frame, plan_markdown, totals
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
-costs = JobCosts.of(sm.config, sm.params.data_version)
-frame = plan_frame(sm.config, costs.device, costs.shape, sm.params.data_version)
+device = plan_device(sm.config)
+frame = plan_frame(sm.config, device, encoder_shape(sm.config), sm.params.data_version)
 if frame.empty:
     raise SystemExit(f"plan: no GPU job at scale {sm.params.scale}: nothing to plan")
 total = totals(frame)
@@ -15,4 +15,4 @@ title = f"Cost plan, scale {sm.params.scale} (CS224N data {sm.params.data_versio
 write_csv_atomic(frame, sm.output.csv)
 write_text_atomic(plan_markdown(frame, total, title), sm.output.md)
 everything = total.iloc[-1]
-log(f"{everything.jobs} GPU jobs, {everything.hours:.2f} projected GPU-hours on {costs.device.name}")
+log(f"{everything.jobs} GPU jobs, {everything.hours:.2f} projected GPU-hours on {device.name}")

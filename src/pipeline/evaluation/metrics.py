@@ -164,16 +164,16 @@ def half_scores(
     predictions: Mapping[str, pd.DataFrame], gold: Mapping[str, pd.DataFrame]
 ) -> dict[str, dict[str, Any]]:
     """``{"a": {"scores", "overall"}, "b": {...}}``: the scores on each half of a split (:func:`half_of`)."""
-    out = {}
+    out = {half: {"scores": {}} for half in HALVES}
+    for task_name, frame in gold.items():
+        preds = predictions[task_name]
+        gold_half = frame["id"].astype(str).map(half_of)
+        pred_half = preds["id"].astype(str).map(half_of)
+        for half in HALVES:
+            value = score_task(task_name, preds[pred_half == half], frame[gold_half == half])
+            out[half]["scores"][get_task(task_name).metric_name] = value
     for half in HALVES:
-        scores = {}
-        for task_name, frame in gold.items():
-            keep = frame["id"].astype(str).map(half_of) == half
-            ids = set(frame["id"][keep].astype(str))
-            preds = predictions[task_name]
-            value = score_task(task_name, preds[preds["id"].astype(str).isin(ids)], frame[keep])
-            scores[get_task(task_name).metric_name] = value
-        out[half] = {"scores": scores, "overall": overall_score(scores)}
+        out[half]["overall"] = overall_score(out[half]["scores"])
     return out
 
 

@@ -36,6 +36,7 @@ from pipeline.reporting.plan import (
     predict_cost,
 )
 from pipeline.workflow.paths import Paths
+from pipeline.workflow.sources import flag
 
 TASKS = ("sst", "para", "sts", "cfimdb")
 
@@ -124,8 +125,7 @@ class JobCosts:
         self.device = device
         self.shape = shape
         scale = config["scales"][config["scale"]]
-        holdout = str(config.get("quora_holdout", False)).lower() == "true"
-        self.rows = scale_rows(scale, version, holdout)
+        self.rows = scale_rows(scale, version, flag(config, "quora_holdout"))
         self._cache: dict[tuple[str, str], dict] = {}
 
     @classmethod
@@ -155,12 +155,13 @@ class JobCosts:
         cost = self.cost(job, name)
         return self.device.seconds(cost["flops"], cost["steps"]) / 3600
 
-    def runtime_minutes(self, job: str, name: str) -> int:
+    def runtime_minutes(self, job: str, name: str, attempt: int = 1) -> int:
         """What a cluster job asks for (SLURM ``--time``): the projected time x ``plan.safety``, rounded up
-        to whole minutes, within ``[plan.floor_minutes, plan.ceiling_minutes]``."""
+        to whole minutes, at least ``plan.floor_minutes``, times ``attempt`` (a retry after running out of
+        time on a slower GPU than the plan's gets more), at most ``plan.ceiling_minutes``."""
         plan = self.config["plan"]
-        minutes = math.ceil(self.hours(job, name) * 60 * plan["safety"])
-        return int(min(max(minutes, plan["floor_minutes"]), plan["ceiling_minutes"]))
+        minutes = max(math.ceil(self.hours(job, name) * 60 * plan["safety"]), plan["floor_minutes"])
+        return int(min(minutes * attempt, plan["ceiling_minutes"]))
 
 
 def plan_frame(config: Mapping, device: Device, shape: EncoderShape, version: str) -> pd.DataFrame:
@@ -180,7 +181,7 @@ def plan_frame(config: Mapping, device: Device, shape: EncoderShape, version: st
             job("finetune", exp, target)
             pretrain = resolve_experiment(config, exp).get("pretrain")
             if pretrain:
-                job("pretrain", resolve_pretrain(config, pretrain)["name"], target)
+                job("pretrain", pretrain, target)
         for exp in sorted(need["predict"]):
             job("predict", exp, target)
     frame = pd.DataFrame(list(jobs.values()))

@@ -48,9 +48,7 @@ def job_resources(
         wildcard = PLANNED[stage]
 
         def runtime(wildcards: Any, attempt: int = 1) -> int:
-            # a retried job (out of time on a slower GPU than planned) asks for more, up to the ceiling
-            minutes = costs.runtime_minutes(stage, getattr(wildcards, wildcard)) * attempt
-            return int(min(minutes, config["plan"]["ceiling_minutes"]))
+            return costs.runtime_minutes(stage, getattr(wildcards, wildcard), attempt)
 
         out["runtime"] = runtime
     return out
