@@ -492,8 +492,17 @@ def test_a_gpu_job_without_cuda_stops_at_a_scale_that_requires_it(smoke_run, tmp
 
 def test_runs_table_has_a_row_per_trained_run_and_the_plan_a_row_per_job(smoke_run):
     """results/smoke/runs/table1.csv: one row per run Table 1 trained (its ensembles' members), each with
-    its best epoch, dev scores and what run.json measured; results/smoke/plan.csv: the cost plan, offline."""
-    snakemake(smoke_run, "results/smoke/runs/table1.csv", "results/smoke/plan.csv", env=CLOSED_NETWORK)
+    its best epoch, dev scores and what run.json measured; results/smoke/plan.csv: the cost plan, offline;
+    results/experiments.md: every experiment."""
+    snakemake(
+        smoke_run,
+        "results/smoke/runs/table1.csv",
+        "results/smoke/plan.csv",
+        "results/experiments.md",
+        env=CLOSED_NETWORK,
+    )
+    listed = pd.read_csv(smoke_run / "results/experiments.csv")
+    assert listed["experiment"].tolist() == list(load_config(ROOT)["experiments"])
     runs = pd.read_csv(smoke_run / "results/smoke/runs/table1.csv")
     config = load_config(ROOT)
     from pipeline.workflow.inputs import run_files

@@ -68,5 +68,6 @@ rule experiments:
         ENV
     params:
         config=config_digest(config),
+        root=workflow.basedir,  # where papers/*.yaml are (each experiment's paper)
     script:
         "../scripts/experiments.py"

@@ -6,7 +6,7 @@ from pipeline.workflow.experiments import experiments_frame, experiments_markdow
 
 log = start(snakemake)  # noqa: F821
 sm = snakemake  # noqa: F821
-frame = experiments_frame(sm.config, sm.workflow.basedir)
+frame = experiments_frame(sm.config, sm.params.root)
 write_csv_atomic(frame, sm.output.csv)
 write_text_atomic(experiments_markdown(frame), sm.output.md)
 log(f"{len(frame)} experiments")
