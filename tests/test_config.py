@@ -186,3 +186,26 @@ def test_an_extra_seed_is_the_experiment_with_only_its_seed_changed() -> None:
     members = model_settings(config, "4-ensemble~seed1")["members"]
     assert all(m.endswith("~seed1") and s["seed"] == 1 for m, s in members.items())
     assert model_tasks(config, "zero-shot") == ["para", "sts"]
+
+
+def test_min_steps_raises_epochs_until_a_run_takes_that_many_steps():
+    config = at_scale("quick")
+    scale = config["scales"]["quick"]
+    scale["min_steps"] = 26
+    sst = resolve_experiment(config, "methods-sst-full")  # 400 rows at batch 32: 13 steps an epoch
+    assert (sst["batch_size"], sst["train_subset"], sst["epochs"]) == (32, {"sst": 400}, 2)
+    multi = resolve_experiment(config, "full-model-10-1e-05")  # round-robin: 3 x 50 steps an epoch
+    assert multi["epochs"] == 1
+    scale["min_steps"] = 27
+    assert resolve_experiment(config, "methods-sst-full")["epochs"] == 3
+    scale["min_steps"] = None
+    assert resolve_experiment(config, "methods-sst-full")["epochs"] == 1
+    scale["min_steps"], scale["train_subset"] = 26, {"para": 400}
+    with pytest.raises(ConfigError, match="min_steps but no train_subset for sst"):
+        resolve_experiment(config, "methods-sst-full")
+
+
+def test_head_lr_is_set_only_by_a_scale_that_has_one():
+    quick, paper = at_scale("quick"), at_scale("paper")
+    assert resolve_experiment(quick, "methods-sst-full")["head_lr"] == quick["scales"]["quick"]["head_lr"]
+    assert "head_lr" not in resolve_experiment(paper, "methods-sst-full")  # the papers' settings

@@ -560,3 +560,35 @@ def test_mnrl_step_embeds_as_one_padded_batch(make_settings, encoder_dir, task_d
         batch = pairs.batch(rows, 32)
         whole = torch.cat([model.embed(batch["inputs1"]), model.embed(batch["inputs2"])])
     assert torch.allclose(chunked, whole, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "changes, groups",
+    [
+        ({"lr": 1e-4}, [("all", 1e-4)]),
+        ({"lr": 1e-4, "head_lr": 1e-4}, [("all", 1e-4)]),  # not above lr: one group
+        ({"lr": 1e-3, "head_lr": 1e-4}, [("all", 1e-3)]),  # at least head_lr, never lowered
+        (
+            {"lr": 1e-5, "head_lr": 3e-3, "shared_layer": True, "pair_mode": "concat"},
+            [("encoder", 1e-5), ("top", 3e-3)],
+        ),
+        ({"lr": 1e-5, "head_lr": 3e-3, "tuning": "lora"}, [("encoder", 1e-5), ("top", 3e-3)]),
+        ({"lr": 1e-5, "head_lr": 3e-3, "tuning": "last-layer"}, [("top", 3e-3)]),  # frozen encoder
+    ],
+)
+def test_the_heads_train_at_head_lr_and_the_encoder_at_lr(make_settings, encoder_dir, changes, groups):
+    from pipeline.training.finetune import build_model, make_optimizer
+
+    settings = make_settings(**changes)
+    model = build_model(settings, encoder_dir, local_files_only=True)
+    names = {id(p): n for n, p in model.named_parameters()}
+    optimizer = make_optimizer(model, settings)
+    seen = []
+    for group in optimizer.param_groups:
+        where = {
+            "top" if names[id(p)].startswith(("heads.", "shared.")) else "encoder" for p in group["params"]
+        }
+        seen.append(("all" if len(where) > 1 else where.pop(), group["lr"]))
+    assert seen == groups
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(trainable)  # each once, none left out

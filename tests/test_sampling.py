@@ -170,3 +170,22 @@ def test_bad_method_and_missing_steps_raise() -> None:
             epoch_plan(method, SIZES, BS, epoch=1, epochs=1, seed=0)
     with pytest.raises(ValueError):
         epoch_plan("annealed", SIZES, BS, epoch=3, epochs=2, seed=0, steps_per_epoch=10)
+
+
+@pytest.mark.parametrize(
+    "method, sizes, batch, steps",
+    [
+        ("round-robin", {"sst": 400, "para": 600, "sts": 401}, 8, None),
+        ("round-robin-cycle", {"sst": 400, "para": 600, "sts": 401}, 32, None),
+        ("round-robin-cycle", {"sts": 400}, 32, None),
+        ("annealed", {"sst": 400, "para": 600, "sts": 400}, 8, 36),
+        ("sqrt", {"sst": 40, "para": 60}, 8, 7),
+    ],
+)
+def test_steps_in_epoch_is_the_length_of_every_epochs_plan(method, sizes, batch, steps) -> None:
+    """The config's arithmetic (min_steps) counts the steps the sampler really takes."""
+    from pipeline.config import steps_in_epoch
+
+    for epoch in (1, 2):
+        plan = epoch_plan(method, sizes, batch, epoch, epochs=2, seed=3, steps_per_epoch=steps)
+        assert steps_in_epoch(method, sizes, batch, steps) == len(plan)

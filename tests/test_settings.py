@@ -153,3 +153,19 @@ def test_sentence_embedder_and_multitask_model_keep_the_saved_key_names(make_set
     assert [k.split(".")[1] for k in heads] == ["sst"] * 4 + ["para"] * 4 + ["sts"] * 4 + ["weight", "bias"]
     with pytest.raises(ValueError, match="unknown pooling 'max'"):
         SentenceEmbedder(encoder, "max")
+
+
+# -- keys added after runs existed (Settings.OPTIONAL) ---------------------------------------------------------
+
+
+def test_an_optional_key_left_out_keeps_the_plain_dict_and_its_fingerprint(smoke) -> None:
+    plain = resolve_experiment(smoke, "full-model-10-1e-05")
+    assert "head_lr" not in plain  # smoke (like paper) sets no head_lr: its runs keep their params
+    settings = Experiment.from_dict(plain)
+    assert settings.head_lr is None and settings.to_dict() == plain
+    assert fingerprint(settings.to_dict()) == FINGERPRINTS_1A7C908["full-model-10-1e-05"]
+    given = Experiment.from_dict({**plain, "head_lr": 0.003})
+    assert given.head_lr == 0.003 and given.to_dict()["head_lr"] == 0.003
+    assert fingerprint(given.to_dict()) != fingerprint(plain)
+    with pytest.raises(SettingsError, match="missing key 'lr'"):  # only the optional keys may be left out
+        Experiment.from_dict({k: v for k, v in plain.items() if k != "lr"})

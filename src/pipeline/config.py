@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 from collections.abc import Mapping
 
@@ -111,6 +112,33 @@ def _scaled_lr(lr: float, scale: Mapping) -> float:
     return lr if scale["lr_max"] is None else min(lr, scale["lr_max"])
 
 
+def steps_in_epoch(
+    method: str, sizes: dict[str, int], batch_size: int, steps_per_epoch: int | None = None
+) -> int:
+    """How many optimiser steps one epoch of ``pipeline.training.sampling.epoch_plan`` takes (the same for
+    every epoch; arithmetic only, so that the config needs no torch)."""
+    if method in ("round-robin", "round-robin-cycle"):
+        per_task = [math.ceil(n / batch_size) for n in sizes.values()]
+        return (min(per_task) if method == "round-robin" else max(per_task)) * len(per_task)
+    return int(steps_per_epoch or 0)
+
+
+def _epochs_for_steps(settings: Mapping, min_steps: int) -> int:
+    """The experiment's epochs, raised until the run takes at least ``min_steps`` optimiser steps (a scale's
+    ``min_steps``: needs the scale's ``train_subset`` of every task, which fixes the steps per epoch)."""
+    sizes = dict(settings["train_subset"])
+    missing = [t for t, n in sizes.items() if not n]
+    if missing:
+        raise ConfigError(
+            f"config: scale {settings['scale_name']!r} sets min_steps but no train_subset for "
+            f"{', '.join(missing)} (the steps per epoch are known only for subsets)"
+        )
+    per_epoch = steps_in_epoch(
+        settings["sampling"], sizes, settings["batch_size"], settings["steps_per_epoch"]
+    )
+    return max(settings["epochs"], math.ceil(min_steps / max(1, per_epoch)))
+
+
 def experiment_settings(config: Mapping, name: str) -> dict:
     """``defaults`` + the experiment's preset + its own keys, before the scale's rules."""
     name = split_seed(name)[0]
@@ -138,6 +166,12 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     settings["train_subset"] = {t: scale["train_subset"].get(t) for t in settings["tasks"]}
     settings["scale_name"] = config["scale"]
     settings["name"] = name
+    if (
+        scale.get("head_lr") is not None
+    ):  # absent otherwise: runs made before the key existed keep their params
+        settings["head_lr"] = scale["head_lr"]
+    if scale.get("min_steps"):
+        settings["epochs"] = _epochs_for_steps(settings, scale["min_steps"])
     if k:
         settings["seed"] = settings["seed"] + k
         if settings.get("pretrain"):  # seed K starts from seed K of its MNRL stage (MNRL's own variance)

@@ -62,6 +62,10 @@ class Settings:
     WHAT: ClassVar[str] = "settings"
     #: Keys whose value is itself a settings object (a nested dict in the plain form).
     NESTED: ClassVar[Mapping[str, type[Settings]]] = {}
+    #: Keys added after runs existed: a plain dict may leave them out (the field's default applies), and
+    #: :meth:`to_dict` then leaves them out too, so the settings, fingerprints and Snakemake params of every
+    #: run made before they existed stay exactly as they were (no rerun of finished paper-scale runs).
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset()
 
     # the plain dict's key order, so that to_dict() gives back exactly that dict (json.dumps keeps order)
     _keys: tuple[str, ...] = field(default=(), kw_only=True, repr=False, compare=False)
@@ -91,7 +95,7 @@ class Settings:
                 close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 problems.append(f"unknown key {key!r}{hint}")
-        missing = [k for k in known if k not in d]
+        missing = [k for k in known if k not in d and k not in cls.OPTIONAL]
         if missing:
             problems.append(f"missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
         if problems:
@@ -151,6 +155,7 @@ class Experiment(Settings):
 
     WHAT: ClassVar[str] = "experiment"
     NESTED: ClassVar[Mapping[str, type[Settings]]] = {"lora": Lora}
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"head_lr"})
 
     tasks: tuple[str, ...]
     pretrain: str | None  # the MNRL stage the encoder comes from
@@ -181,6 +186,8 @@ class Experiment(Settings):
     train_subset: Mapping[str, int | None]  # rows of each task's training split (None: all)
     scale_name: str
     name: str
+    # the heads' (and shared layer's) learning rate is at least this (a scale's ``head_lr``; None: ``lr``)
+    head_lr: float | None = field(default=None, kw_only=True)
 
     @property
     def heads(self) -> Heads:

@@ -81,11 +81,27 @@ def linear_schedule(total_steps: int):
     return lambda step: max(0.0, 1.0 - step / max(1, total_steps))
 
 
+def parameter_groups(model: torch.nn.Module, settings: Experiment) -> list[dict]:
+    """The trainable parameters: one group at ``lr``, or, with a ``head_lr`` above ``lr``, the encoder's
+    (and its adapters') at ``lr`` and the heads' and shared layer's at ``head_lr``."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if settings.head_lr is None or settings.head_lr <= settings.lr:
+        return [{"params": [p for _, p in trainable], "lr": settings.lr}]
+    on_top = ("heads.", "shared.")
+    encoder = [p for n, p in trainable if not n.startswith(on_top)]
+    heads = [p for n, p in trainable if n.startswith(on_top)]
+    return [
+        g
+        for g in ({"params": encoder, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr})
+        if g["params"]
+    ]
+
+
 def make_optimizer(model: torch.nn.Module, settings: Experiment) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters, fused (one kernel for all of them, on CPU as on CUDA)."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """AdamW over the trainable parameters (:func:`parameter_groups`), fused (one kernel for all of them, on
+    CPU as on CUDA)."""
     return torch.optim.AdamW(
-        params,
+        parameter_groups(model, settings),
         lr=settings.lr,
         weight_decay=settings.weight_decay,
         betas=(0.9, 0.999),
