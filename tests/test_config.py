@@ -209,3 +209,4 @@ def test_head_lr_is_set_only_by_a_scale_that_has_one():
     quick, paper = at_scale("quick"), at_scale("paper")
     assert resolve_experiment(quick, "methods-sst-full")["head_lr"] == quick["scales"]["quick"]["head_lr"]
     assert "head_lr" not in resolve_experiment(paper, "methods-sst-full")  # the papers' settings
+    assert "head_lr" not in resolve_experiment(quick, "methods-sst-frozen-lr0.0001")  # lr is the heads'

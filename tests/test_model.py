@@ -573,7 +573,7 @@ def test_mnrl_step_embeds_as_one_padded_batch(make_settings, encoder_dir, task_d
             [("encoder", 1e-5), ("top", 3e-3)],
         ),
         ({"lr": 1e-5, "head_lr": 3e-3, "tuning": "lora"}, [("encoder", 1e-5), ("top", 3e-3)]),
-        ({"lr": 1e-5, "head_lr": 3e-3, "tuning": "last-layer"}, [("top", 3e-3)]),  # frozen encoder
+        ({"lr": 1e-5, "head_lr": 3e-3, "tuning": "last-layer"}, [("top", 1e-5)]),  # frozen: lr is the heads'
     ],
 )
 def test_the_heads_train_at_head_lr_and_the_encoder_at_lr(make_settings, encoder_dir, changes, groups):

@@ -100,7 +100,8 @@ def _resized_quick(quick: dict) -> None:
     def resize(settings: dict) -> None:
         if "para" in settings["train_subset"]:
             settings["train_subset"]["para"] = 400
-        settings["head_lr"] = 0.003
+        if settings["tuning"] != "last-layer":  # a frozen-encoder run's lr is its heads'
+            settings["head_lr"] = 0.003
         per_epoch = steps_in_epoch(
             settings["sampling"],
             settings["train_subset"],

@@ -166,9 +166,9 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     settings["train_subset"] = {t: scale["train_subset"].get(t) for t in settings["tasks"]}
     settings["scale_name"] = config["scale"]
     settings["name"] = name
-    if (
-        scale.get("head_lr") is not None
-    ):  # absent otherwise: runs made before the key existed keep their params
+    # absent otherwise (runs made before the key existed keep their params), and for frozen-encoder runs,
+    # whose lr is their heads' (the second study's learning-rate sweep of the frozen baseline)
+    if scale.get("head_lr") is not None and settings["tuning"] != "last-layer":
         settings["head_lr"] = scale["head_lr"]
     if scale.get("min_steps"):
         settings["epochs"] = _epochs_for_steps(settings, scale["min_steps"])

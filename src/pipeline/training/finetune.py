@@ -82,19 +82,16 @@ def linear_schedule(total_steps: int):
 
 
 def parameter_groups(model: torch.nn.Module, settings: Experiment) -> list[dict]:
-    """The trainable parameters: one group at ``lr``, or, with a ``head_lr`` above ``lr``, the encoder's
-    (and its adapters') at ``lr`` and the heads' and shared layer's at ``head_lr``."""
+    """The trainable parameters: one group at ``lr``, or, with a ``head_lr`` above ``lr`` where the encoder
+    (or its adapters) trains too, the encoder's at ``lr`` and the heads' and shared layer's at ``head_lr``. A
+    frozen-encoder run trains only its heads, at its own ``lr`` (the second study sweeps exactly that)."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    if settings.head_lr is None or settings.head_lr <= settings.lr:
-        return [{"params": [p for _, p in trainable], "lr": settings.lr}]
     on_top = ("heads.", "shared.")
     encoder = [p for n, p in trainable if not n.startswith(on_top)]
     heads = [p for n, p in trainable if n.startswith(on_top)]
-    return [
-        g
-        for g in ({"params": encoder, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr})
-        if g["params"]
-    ]
+    if settings.head_lr is None or settings.head_lr <= settings.lr or not encoder:
+        return [{"params": [p for _, p in trainable], "lr": settings.lr}]
+    return [{"params": encoder, "lr": settings.lr}, {"params": heads, "lr": settings.head_lr}]
 
 
 def make_optimizer(model: torch.nn.Module, settings: Experiment) -> torch.optim.AdamW:
