@@ -13,10 +13,11 @@ A plan depends only on (seed, epoch), so a resumed job rebuilds exactly the plan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
 import torch
+
+from pipeline.config import steps_in_epoch
 
 METHODS = ("round-robin", "round-robin-cycle", "sqrt", "annealed")
 
@@ -62,8 +63,7 @@ def epoch_plan(
     tasks = list(sizes)
     streams = {t: _batches(sizes[t], batch_size, _generator(seed, epoch, i)) for i, t in enumerate(tasks)}
     if method in ("round-robin", "round-robin-cycle"):
-        per_task = [math.ceil(sizes[t] / batch_size) for t in tasks]
-        rounds = min(per_task) if method == "round-robin" else max(per_task)
+        rounds = steps_in_epoch(method, sizes, batch_size) // len(tasks)
         return [(t, next(streams[t])) for _ in range(rounds) for t in tasks]
     if method not in ("sqrt", "annealed"):
         raise ValueError(f"unknown sampling method {method!r}; known: {', '.join(METHODS)}")
