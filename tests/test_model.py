@@ -237,6 +237,27 @@ def test_pair_mode_head_widths(build, task_data, pair_mode: str, factor: int, he
         assert out.shape == ((4, 5) if task == "sst" else (4,))
 
 
+@pytest.mark.parametrize(("pair_mode", "factor"), [("sum", 3), ("concat", 4), ("cross", 1)])
+def test_interaction_features_widen_siamese_heads(build, task_data, pair_mode: str, factor: int) -> None:
+    """``pair_features: interaction``: a Siamese head reads u+v or [u; v], then u*v and |u-v| (a
+    cross-encoder has no pair of embeddings: unchanged)."""
+    model, settings = build(pair_mode=pair_mode, pair_features="interaction")
+    hidden = model.encoder.config.hidden_size
+    assert model.heads["para"][-1].in_features == factor * hidden
+    model.eval()
+    batch = _batch(task_data["dev"]["para"], [0, 1, 2], settings)
+    with torch.no_grad():
+        out = model("para", batch)
+        if pair_mode != "cross":
+            u, v = model.embed(batch["inputs1"]), model.embed(batch["inputs2"])
+            first = [u + v] if pair_mode == "sum" else [u, v]
+            features = torch.cat([*first, u * v, (u - v).abs()], -1)
+            assert torch.allclose(model.combine(u, v), features)
+            assert torch.allclose(out, model.heads["para"](features).squeeze(-1))
+    with pytest.raises(ValueError, match="pair_features"):
+        build(pair_features="product")
+
+
 def test_cross_encoder_uses_token_types(build, task_data) -> None:
     model, settings = build(pair_mode="cross", pooling="cls")
     model.eval()

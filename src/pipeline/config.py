@@ -170,6 +170,8 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
     # whose lr is their heads' (the second study's learning-rate sweep of the frozen baseline)
     if scale.get("head_lr") is not None and settings["tuning"] != "last-layer":
         settings["head_lr"] = scale["head_lr"]
+    if scale.get("pair_features") not in (None, "plain") and settings["pair_mode"] != "cross":
+        settings["pair_features"] = scale["pair_features"]  # absent otherwise, as head_lr
     if scale.get("min_steps"):
         settings["epochs"] = _epochs_for_steps(settings, scale["min_steps"])
     if k:

@@ -137,6 +137,7 @@ class Heads(Settings):
     pair is combined, and one head per task. Not a block of the config: :attr:`Experiment.heads`."""
 
     WHAT: ClassVar[str] = "heads"
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"pair_features"})
 
     tasks: tuple[str, ...]
     pooling: str  # cls | pooler | mean
@@ -146,6 +147,9 @@ class Heads(Settings):
     shared_layer: bool
     head_layers: int
     dropout: float
+    # what a Siamese pair's heads read besides the two embeddings (``plain``: nothing, as in the papers;
+    # ``interaction``: also u*v and |u-v|, a scale's ``pair_features``)
+    pair_features: str = field(default="plain", kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ class Experiment(Settings):
 
     WHAT: ClassVar[str] = "experiment"
     NESTED: ClassVar[Mapping[str, type[Settings]]] = {"lora": Lora}
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"head_lr"})
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"head_lr", "pair_features"})
 
     tasks: tuple[str, ...]
     pretrain: str | None  # the MNRL stage the encoder comes from
@@ -188,19 +192,15 @@ class Experiment(Settings):
     name: str
     # the heads' (and shared layer's) learning rate is at least this (a scale's ``head_lr``; None: ``lr``)
     head_lr: float | None = field(default=None, kw_only=True)
+    # what a Siamese pair's heads read besides the two embeddings (a scale's ``pair_features``; see Heads)
+    pair_features: str = field(default="plain", kw_only=True)
 
     @property
     def heads(self) -> Heads:
-        return Heads(
-            tasks=self.tasks,
-            pooling=self.pooling,
-            pair_mode=self.pair_mode,
-            para_outputs=self.para_outputs,
-            sts_head=self.sts_head,
-            shared_layer=self.shared_layer,
-            head_layers=self.head_layers,
-            dropout=self.dropout,
-        )
+        """The head settings among these (an optional key the plain dict leaves out stays out of the heads'
+        plain dict too, so a model's saved heads record is as before the key existed)."""
+        plain = self.to_dict()
+        return Heads.from_dict({k: plain[k] for k in Heads.keys() if k in plain}, f"{self._where()} heads")
 
 
 @dataclass(frozen=True)

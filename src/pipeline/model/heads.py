@@ -9,6 +9,10 @@ Pair tasks (``para``, ``sts``), ``pair_mode``:
 * ``concat``: encoded alone, embeddings concatenated (Siamese network of the second study);
 * ``cross``: one sequence ``[CLS] a [SEP] b [SEP]`` with token types, a cross-encoder (input concatenation).
 
+``pair_features: interaction`` (a scale's departure, not the papers': docs/fidelity.md) lets the heads of a
+Siamese pair mode also read the element-wise product ``u*v`` and distance ``|u-v|`` of the two embeddings (the
+features of Sentence-BERT's classification objective), from which a linear head can express a similarity.
+
 ``sts_head: cosine`` replaces the STS layer by the cosine similarity of the two embeddings rescaled to [0, 5]
 (needs a Siamese pair mode). ``shared_layer`` adds a trainable layer shared by the paraphrase and STS heads:
 it reads the concatenated embeddings, and its output is added to each task's own output (Beyond BERT 4).
@@ -31,6 +35,7 @@ from pipeline.settings import Heads
 from pipeline.tasks import get_task
 
 PAIR_MODES = ("sum", "concat", "cross")
+PAIR_FEATURES = ("plain", "interaction")
 
 
 def adaptor(width_in: int, width_out: int, hidden_layers: int, hidden: int, dropout: float) -> nn.Sequential:
@@ -55,8 +60,13 @@ class MultitaskModel(SentenceEmbedder):
         self.sts_head = heads.sts_head
         if self.pair_mode not in PAIR_MODES:
             raise ValueError(f"unknown pair_mode {self.pair_mode!r}; known: {', '.join(PAIR_MODES)}")
+        self.pair_features = heads.pair_features
+        if self.pair_features not in PAIR_FEATURES:
+            raise ValueError(f"unknown pair_features {self.pair_features!r}; known: {', '.join(PAIR_FEATURES)}")
+        self.interaction = self.pair_features == "interaction" and self.pair_mode != "cross"
         hidden = encoder.config.hidden_size
         pair_width = {"sum": hidden, "concat": 2 * hidden, "cross": hidden}[self.pair_mode]
+        pair_width += 2 * hidden if self.interaction else 0
         depth, dropout = heads.head_layers, heads.dropout
         self.para_outputs = heads.para_outputs
         if self.para_outputs not in (1, 2):
@@ -78,7 +88,15 @@ class MultitaskModel(SentenceEmbedder):
         if self.pair_mode == "cross":
             return self.embed(batch["inputs"]), None, None
         e1, e2 = self.embed(batch["inputs1"]), self.embed(batch["inputs2"])
-        return (e1 + e2 if self.pair_mode == "sum" else torch.cat([e1, e2], -1)), e1, e2
+        return self.combine(e1, e2), e1, e2
+
+    def combine(self, e1: torch.Tensor, e2: torch.Tensor) -> torch.Tensor:
+        """The features a Siamese pair's heads read: ``u+v`` (sum) or ``[u; v]`` (concat), then ``u*v`` and
+        ``|u-v|`` with ``pair_features: interaction``."""
+        parts = [e1 + e2] if self.pair_mode == "sum" else [e1, e2]
+        if self.interaction:
+            parts += [e1 * e2, (e1 - e2).abs()]
+        return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
     # -- outputs -----------------------------------------------------------------------------------
     def forward(self, task: str, batch: dict) -> torch.Tensor:
@@ -94,7 +112,7 @@ class MultitaskModel(SentenceEmbedder):
         """A pair task's output from the combined features and the two sentence embeddings (Siamese) or the
         cross-encoder's features; ``features`` None: combined here (prediction embeds each side apart)."""
         if features is None:
-            features = e1 + e2 if self.pair_mode == "sum" else torch.cat([e1, e2], -1)
+            features = self.combine(e1, e2)
         if task == "sts" and self.sts_head == "cosine":
             out = cosine_similarity_score(e1, e2)
         elif task == "para" and self.para_outputs == 2:
