@@ -400,7 +400,8 @@ def load_legacy(folder: str | Path, base: str, **load_kwargs) -> tuple[Multitask
     folder = Path(folder)
     run = json.loads((folder / "run.json").read_text())
     settings = run["settings"]
-    heads = Heads.from_dict({k: settings[k] for k in Heads.keys() if k in settings}, f"{folder}/run.json heads")
+    plain = {k: settings[k] for k in Heads.keys() if k in settings}
+    heads = Heads.from_dict(plain, f"{folder}/run.json heads")
     lora = Lora.from_dict(settings["lora"], f"{folder}/run.json lora")
     model = apply_tuning(MultitaskModel(load_encoder(base, **load_kwargs), heads), settings["tuning"], lora)
     load_model(model, str(folder / LEGACY))

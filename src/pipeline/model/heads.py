@@ -62,7 +62,8 @@ class MultitaskModel(SentenceEmbedder):
             raise ValueError(f"unknown pair_mode {self.pair_mode!r}; known: {', '.join(PAIR_MODES)}")
         self.pair_features = heads.pair_features
         if self.pair_features not in PAIR_FEATURES:
-            raise ValueError(f"unknown pair_features {self.pair_features!r}; known: {', '.join(PAIR_FEATURES)}")
+            known = ", ".join(PAIR_FEATURES)
+            raise ValueError(f"unknown pair_features {self.pair_features!r}; known: {known}")
         self.interaction = self.pair_features == "interaction" and self.pair_mode != "cross"
         hidden = encoder.config.hidden_size
         pair_width = {"sum": hidden, "concat": 2 * hidden, "cross": hidden}[self.pair_mode]
