@@ -216,5 +216,7 @@ def test_pair_features_are_set_only_by_a_scale_that_has_them_and_only_for_siames
     quick, paper = at_scale("quick"), at_scale("paper")
     assert resolve_experiment(quick, "methods-para-siamese-full")["pair_features"] == "interaction"
     assert resolve_experiment(quick, "full-model-10-1e-05")["pair_features"] == "interaction"  # sum
-    assert "pair_features" not in resolve_experiment(quick, "methods-para-cross-full")  # no pair of embeddings
+    assert "pair_features" not in resolve_experiment(
+        quick, "methods-para-cross-full"
+    )  # no pair of embeddings
     assert "pair_features" not in resolve_experiment(paper, "methods-para-siamese-full")  # the papers' heads
