@@ -79,7 +79,8 @@ class RunLoop:
             "attempts": self.state.attempts,
             "train_seconds": self.state.train_seconds,
             "train_cpu_seconds": self.state.train_cpu_seconds,
-            "peak_memory_bytes": self.state.peak_memory_bytes,
+            # this attempt's peak may have grown since record() (the best weights restored, the model saved)
+            "peak_memory_bytes": max(int(self.state.peak_memory_bytes), int(memory)),
             "attempt_peak_memory_bytes": memory,
             "peak_memory_kind": memory_kind,
             "precision": self.precision,
