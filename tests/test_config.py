@@ -220,3 +220,11 @@ def test_pair_features_are_set_only_by_a_scale_that_has_them_and_only_for_siames
         quick, "methods-para-cross-full"
     )  # no pair of embeddings
     assert "pair_features" not in resolve_experiment(paper, "methods-para-siamese-full")  # the papers' heads
+
+
+def test_sts_bias_is_set_only_by_a_scale_that_has_it_and_only_for_a_linear_sts_head():
+    quick, paper = at_scale("quick"), at_scale("paper")
+    assert resolve_experiment(quick, "methods-sts-siamese-full")["sts_bias"] == "label_mean"
+    assert "sts_bias" not in resolve_experiment(quick, "methods-sts-siamese-full-cos")  # no STS layer
+    assert "sts_bias" not in resolve_experiment(quick, "methods-sst-full")  # no STS task
+    assert "sts_bias" not in resolve_experiment(paper, "methods-sts-siamese-full")  # the papers' heads

@@ -258,6 +258,15 @@ def test_interaction_features_widen_siamese_heads(build, task_data, pair_mode: s
         build(pair_features="product")
 
 
+def test_sts_bias_starts_the_sts_head_at_a_value(build, task_data) -> None:
+    model, settings = build(pair_mode="concat", head_layers=1)
+    model.set_sts_bias(2.61)
+    assert torch.equal(model.heads["sts"][-1].bias, torch.full((1,), 2.61))
+    cosine, _ = build(pair_mode="concat", sts_head="cosine")
+    cosine.set_sts_bias(2.61)  # no STS layer: nothing to set
+    assert "sts" not in cosine.heads
+
+
 def test_cross_encoder_uses_token_types(build, task_data) -> None:
     model, settings = build(pair_mode="cross", pooling="cls")
     model.eval()

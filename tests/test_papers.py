@@ -103,7 +103,7 @@ def since_reference(reference: dict) -> dict:
 def _resized_quick(quick: dict) -> None:
     """Quick scale: Quora's training subset 400 rows (was 600), the heads' learning rate at least 3e-3,
     annealed and square-root epochs x 0.035 of the paper's steps (was 0.02), Siamese heads that also read
-    u*v and |u-v|, and every run at least 26 optimiser steps (epochs raised: a second-study single-task
+    u*v and |u-v|, the STS head's bias started at the training labels' mean, and every run at least 26 optimiser steps (epochs raised: a second-study single-task
     epoch is 13 steps)."""
     quick["zero_shot"]["train_subset"]["para"] = 400
 
@@ -114,6 +114,8 @@ def _resized_quick(quick: dict) -> None:
             settings["head_lr"] = 0.003
         if settings["pair_mode"] != "cross":
             settings["pair_features"] = "interaction"
+        if "sts" in settings["tasks"] and settings["sts_head"] != "cosine":
+            settings["sts_bias"] = "label_mean"
         if settings["steps_per_epoch"]:  # the reference's round(paper's x 0.02); the paper's are 1800, 3600
             settings["steps_per_epoch"] = round(round(settings["steps_per_epoch"] / 0.02) * 0.035)
         per_epoch = steps_in_epoch(

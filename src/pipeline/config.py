@@ -172,6 +172,8 @@ def resolve_experiment(config: Mapping, name: str) -> dict:
         settings["head_lr"] = scale["head_lr"]
     if scale.get("pair_features") not in (None, "plain") and settings["pair_mode"] != "cross":
         settings["pair_features"] = scale["pair_features"]  # absent otherwise, as head_lr
+    if scale.get("sts_bias") and "sts" in settings["tasks"] and settings["sts_head"] != "cosine":
+        settings["sts_bias"] = scale["sts_bias"]  # absent otherwise, as head_lr
     if scale.get("min_steps"):
         settings["epochs"] = _epochs_for_steps(settings, scale["min_steps"])
     if k:

@@ -159,7 +159,7 @@ class Experiment(Settings):
 
     WHAT: ClassVar[str] = "experiment"
     NESTED: ClassVar[Mapping[str, type[Settings]]] = {"lora": Lora}
-    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"head_lr", "pair_features"})
+    OPTIONAL: ClassVar[frozenset[str]] = frozenset({"head_lr", "pair_features", "sts_bias"})
 
     tasks: tuple[str, ...]
     pretrain: str | None  # the MNRL stage the encoder comes from
@@ -194,6 +194,9 @@ class Experiment(Settings):
     head_lr: float | None = field(default=None, kw_only=True)
     # what a Siamese pair's heads read besides the two embeddings (a scale's ``pair_features``; see Heads)
     pair_features: str = field(default="plain", kw_only=True)
+    # ``label_mean``: the STS head's output bias starts at the training labels' mean (a scale's ``sts_bias``;
+    # None: torch's initialisation, as in the papers)
+    sts_bias: str | None = field(default=None, kw_only=True)
 
     @property
     def heads(self) -> Heads:

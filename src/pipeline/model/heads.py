@@ -84,6 +84,12 @@ class MultitaskModel(SentenceEmbedder):
             self.heads[name] = adaptor(width_in, width_out, depth, hidden, dropout)
         self.shared = nn.Linear(2 * hidden, 1) if heads.shared_layer else None
 
+    @torch.no_grad()
+    def set_sts_bias(self, value: float) -> None:
+        """Start the STS head's output at ``value`` (its last layer's bias; no STS layer: nothing)."""
+        if "sts" in self.heads:
+            self.heads["sts"][-1].bias.fill_(value)
+
     def _pair(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(combined features, embedding 1, embedding 2) of a pair batch."""
         if self.pair_mode == "cross":

@@ -166,6 +166,8 @@ def train(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     model = build_model(settings, encoder_location, **(load_kwargs or {})).to(device)
+    if settings.sts_bias == "label_mean" and "sts" in train_data:  # a scale's departure (docs/fidelity.md)
+        model.set_sts_bias(float(train_data["sts"].labels.nanmean()))
     trainable, total = count_parameters(model)
     optimizer = make_optimizer(model, settings)
     scaler = grad_scaler(device, precision)
