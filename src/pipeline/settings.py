@@ -151,6 +151,12 @@ class Heads(Settings):
     # ``interaction``: also u*v and |u-v|, a scale's ``pair_features``)
     pair_features: str = field(default="plain", kw_only=True)
 
+    @classmethod
+    def among(cls, settings: Mapping, where: str | None = None) -> Heads:
+        """The head settings among an experiment's plain settings (an optional key they leave out stays out
+        of the heads' plain dict too, so a model's saved heads record is as before the key existed)."""
+        return cls.from_dict({k: settings[k] for k in cls.keys() if k in settings}, where)
+
 
 @dataclass(frozen=True)
 class Experiment(Settings):
@@ -200,10 +206,8 @@ class Experiment(Settings):
 
     @property
     def heads(self) -> Heads:
-        """The head settings among these (an optional key the plain dict leaves out stays out of the heads'
-        plain dict too, so a model's saved heads record is as before the key existed)."""
-        plain = self.to_dict()
-        return Heads.from_dict({k: plain[k] for k in Heads.keys() if k in plain}, f"{self._where()} heads")
+        """The head settings among these (:meth:`Heads.among`)."""
+        return Heads.among(self.to_dict(), f"{self._where()} heads")
 
 
 @dataclass(frozen=True)

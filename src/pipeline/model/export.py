@@ -400,8 +400,7 @@ def load_legacy(folder: str | Path, base: str, **load_kwargs) -> tuple[Multitask
     folder = Path(folder)
     run = json.loads((folder / "run.json").read_text())
     settings = run["settings"]
-    plain = {k: settings[k] for k in Heads.keys() if k in settings}
-    heads = Heads.from_dict(plain, f"{folder}/run.json heads")
+    heads = Heads.among(settings, f"{folder}/run.json heads")
     lora = Lora.from_dict(settings["lora"], f"{folder}/run.json lora")
     model = apply_tuning(MultitaskModel(load_encoder(base, **load_kwargs), heads), settings["tuning"], lora)
     load_model(model, str(folder / LEGACY))
@@ -427,7 +426,7 @@ def convert_legacy(
     stamp = old.stat().st_mtime_ns
     model, run = load_legacy(folder, base, **load_kwargs)
     settings = run["settings"]
-    heads = Heads.from_dict({k: settings[k] for k in Heads.keys() if k in settings})
+    heads = Heads.among(settings)
     lora = Lora.from_dict(settings["lora"])
     save_trained(
         model,
