@@ -76,9 +76,11 @@ def test_cpu_only_at_paper_settings_stops(monkeypatch):
 def test_precision_is_bf16_only_where_the_gpu_has_it(monkeypatch):
     cuda = torch.device("cuda")
     assert devices.choose_precision("auto", CPU) == "fp32"
-    for asked in ("bf16", "fp16"):
-        with pytest.raises(ValueError, match="needs a CUDA GPU"):
-            devices.choose_precision(asked, CPU)
+    with pytest.raises(ValueError, match="fp16 needs a CUDA GPU"):
+        devices.choose_precision("fp16", CPU)
+    assert devices.choose_precision("bf16", CPU) == "bf16"  # asked for: CPU autocast (quick scale)
+    assert devices.autocast(CPU, "bf16").fast_dtype == torch.bfloat16
+    assert not devices.autocast(CPU, "fp32")._enabled
     monkeypatch.setattr(devices, "native_bf16", lambda d: True)
     assert devices.choose_precision("auto", cuda) == "bf16"
     assert devices.choose_precision("fp32", cuda) == "fp32"

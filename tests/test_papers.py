@@ -103,9 +103,11 @@ def since_reference(reference: dict) -> dict:
 def _resized_quick(quick: dict) -> None:
     """Quick scale: Quora's training subset 400 rows (was 600), the heads' learning rate at least 3e-3,
     annealed and square-root epochs x 0.035 of the paper's steps (was 0.02), Siamese heads that also read
-    u*v and |u-v|, the STS head's bias started at the training labels' mean, and every run at least 26 optimiser steps (epochs raised: a second-study single-task
-    epoch is 13 steps)."""
+    u*v and |u-v|, the STS head's bias started at the training labels' mean, every run at least 26 optimiser
+    steps (epochs raised: a second-study single-task epoch is 13 steps), and bf16 autocast on the CPU (MNRL
+    and prediction too)."""
     quick["zero_shot"]["train_subset"]["para"] = 400
+    _bf16(quick)
 
     def resize(settings: dict) -> None:
         if "para" in settings["train_subset"]:
@@ -133,6 +135,18 @@ def _resized_quick(quick: dict) -> None:
             model["train_subset"]["para"] = 400
         for settings in (model.get("members") or {}).values():
             resize(settings)
+
+
+def _bf16(node) -> None:
+    """Every resolved setting's ``precision`` bf16 (the quick scale's override)."""
+    if isinstance(node, dict):
+        if node.get("precision") == "auto":
+            node["precision"] = "bf16"
+        for value in node.values():
+            _bf16(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bf16(value)
 
 
 def _seeded_pretrains(node) -> None:

@@ -199,7 +199,7 @@ def resolve_pretrain(config: Mapping, name: str) -> dict:
     settings["encoder"] = scale["encoder"]
     settings["max_length"] = scale["overrides"].get("max_length", config["defaults"]["max_length"])
     settings["pair_subset"] = scale["pretrain_pairs"]
-    settings["precision"] = config["defaults"]["precision"]
+    settings["precision"] = scale["overrides"].get("precision", config["defaults"]["precision"])
     settings["scale_name"] = config["scale"]
     settings["name"] = name
     return settings

@@ -5,7 +5,9 @@
 * :func:`choose_precision`: an experiment's ``precision`` setting (``auto`` | ``bf16`` | ``fp16`` | ``fp32``)
   made concrete for the device. ``auto`` is bf16 only where the GPU computes it natively (compute capability
   8.0 and newer: A100, H100, L4, RTX 30xx+), fp16 with a gradient scaler on older GPUs (V100, T4), and fp32 on
-  the CPU. Asking for bf16 on a GPU without native bf16, or for bf16/fp16 on the CPU, is an error.
+  the CPU. ``bf16`` on the CPU (asked for explicitly, as the quick scale does: torch's CPU autocast, about 1.3x
+  faster training steps and 1.7x faster evaluation on an AVX512-BF16 core) is allowed; asking for bf16 on a GPU
+  without native bf16, or for fp16 on the CPU, is an error.
 * :func:`autocast` and :func:`grad_scaler`: the autocast context and the gradient scaler (enabled for fp16
   only) that training, MNRL and prediction all use.
 * :func:`device_record`: what run.json records of the device: GPU, driver, CUDA, torch, precision.
@@ -59,9 +61,9 @@ def choose_precision(setting: str, device: torch.device) -> str:
     if setting not in PRECISIONS:
         raise ValueError(f"precision {setting!r}: expected one of {', '.join(PRECISIONS)}")
     if device.type != "cuda":
-        if setting in ("bf16", "fp16"):
-            raise ValueError(f"precision {setting} needs a CUDA GPU; on the CPU use auto or fp32")
-        return "fp32"
+        if setting == "fp16":
+            raise ValueError("precision fp16 needs a CUDA GPU; on the CPU use auto, fp32 or bf16")
+        return "bf16" if setting == "bf16" else "fp32"  # bf16 only when asked: CPU autocast (quick scale)
     if setting == "auto":
         return "bf16" if native_bf16(device) else "fp16"
     if setting == "bf16" and not native_bf16(device):
@@ -71,8 +73,9 @@ def choose_precision(setting: str, device: torch.device) -> str:
 
 
 def autocast(device: torch.device, precision: str = "fp32"):
-    """Autocast to the precision's dtype on CUDA (bf16/fp16); a no-op for fp32 and on the CPU."""
-    enabled = device.type == "cuda" and precision in DTYPES
+    """Autocast to the precision's dtype: bf16/fp16 on CUDA, bf16 on the CPU (asked for explicitly: matrix
+    products in bf16, weights, optimiser state and gradients' accumulation in fp32); a no-op for fp32."""
+    enabled = precision in DTYPES and (device.type == "cuda" or precision == "bf16")
     return torch.autocast(
         device_type=device.type, dtype=DTYPES.get(precision, torch.bfloat16), enabled=enabled
     )
