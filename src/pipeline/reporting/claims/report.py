@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
 from pipeline.evaluation.metrics import LEARNED_MARGIN
 from pipeline.io import write_csv_atomic, write_text_atomic
@@ -30,7 +29,6 @@ from pipeline.reporting.claims.verdict import (
     selection_text,
     side_values,
 )
-from pipeline.reporting.figures import _save
 from pipeline.reporting.methods_tables import GIB
 from pipeline.tasks import get_task
 
@@ -273,6 +271,11 @@ def claims_figure(frame: pd.DataFrame, path: PathLike) -> None:
     """Each checked claim's difference (better - worse, in the paper's direction: right = as the paper
     says) with its interval, the paper's difference marked; score claims and cost claims (log ratios) in
     separate panels. Only claims with an interval are shown (decided and inconclusive)."""
+    # here, not at the top: every job that builds the workflow's inputs imports this package, and
+    # matplotlib (with pipeline.reporting.figures) costs about a second of each one's start
+    from matplotlib.figure import Figure
+
+    from pipeline.reporting.figures import _save
 
     checked = frame[frame["verdict"].isin([*DECIDED, "inconclusive"])]
     cost = checked["metric"].str.endswith("(log)")

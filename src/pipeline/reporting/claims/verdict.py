@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from pipeline.evaluation.metrics import LEARNED_MARGIN
 from pipeline.reporting.claims.catalogue import (
@@ -86,6 +85,8 @@ def t_test(differences: Sequence[float], reference: float, confidence: float = C
     the paired t test of mean = ``reference`` (``scipy.stats.ttest_rel(better - reference, worse)``). No
     spread (the same difference at every seed): the interval is the point, p is 0, or nan when the mean
     equals the reference (as scipy gives them)."""
+    from scipy import stats  # here: importing scipy.stats costs every workflow job's start most of a second
+
     d = np.asarray(differences, dtype=float)
     n = len(d)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
@@ -103,6 +104,8 @@ def mde(sd: float, n: int, confidence: float = CONFIDENCE, power: float = POWER)
     ``sd``: ``(t[1 - alpha/2, n-1] + t[power, n-1]) * sd / sqrt(n)`` (nan below 2 seeds)."""
     if n < 2 or math.isnan(sd) or sd == 0:  # no spread: nothing to scale the effect by
         return math.nan
+    from scipy import stats
+
     alpha = 1 - confidence
     return float((stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)) * sd / math.sqrt(n))
 
