@@ -5,9 +5,9 @@
 * :func:`choose_precision`: an experiment's ``precision`` setting (``auto`` | ``bf16`` | ``fp16`` | ``fp32``)
   made concrete for the device. ``auto`` is bf16 only where the GPU computes it natively (compute capability
   8.0 and newer: A100, H100, L4, RTX 30xx+), fp16 with a gradient scaler on older GPUs (V100, T4), and fp32 on
-  the CPU. ``bf16`` on the CPU (asked for explicitly, as the quick scale does: torch's CPU autocast, about 1.3x
-  faster training steps and 1.7x faster evaluation on an AVX512-BF16 core) is allowed; asking for bf16 on a GPU
-  without native bf16, or for fp16 on the CPU, is an error.
+  the CPU. ``bf16`` on the CPU (asked for explicitly, as the quick scale does: torch's CPU autocast, about
+  1.3x faster training steps and 1.7x faster evaluation on an AVX512-BF16 core) is allowed; asking for bf16
+  on a GPU without native bf16, or for fp16 on the CPU, is an error.
 * :func:`autocast` and :func:`grad_scaler`: the autocast context and the gradient scaler (enabled for fp16
   only) that training, MNRL and prediction all use.
 * :func:`device_record`: what run.json records of the device: GPU, driver, CUDA, torch, precision.
